@@ -1,0 +1,28 @@
+"""orthopt: optimization under orthogonality constraints, min f(B) s.t. BᴴB = I.
+
+The public names:
+
+* manifolds — :class:`Stiefel`, :class:`SpecialOrthogonal`, :class:`Unitary`;
+* problems and solvers — :class:`Problem`, :class:`RiemannianGradientDescent`,
+  :func:`minimize`, :class:`OptimizeResult`;
+* diagnostics — :func:`check_gradient`, :func:`check_retraction`,
+  :func:`check_manifold`.
+"""
+from .diagnostics import check_gradient, check_manifold, check_retraction
+from .manifolds import SpecialOrthogonal, Stiefel, Unitary
+from .optim import OptimizeResult, Problem, RiemannianGradientDescent, minimize
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Stiefel",
+    "SpecialOrthogonal",
+    "Unitary",
+    "Problem",
+    "RiemannianGradientDescent",
+    "OptimizeResult",
+    "minimize",
+    "check_gradient",
+    "check_retraction",
+    "check_manifold",
+]

@@ -1,0 +1,313 @@
+r"""The sparse PCA problem on the Stiefel manifold, shared by all its solvers.
+
+Problem
+-------
+Given a symmetric positive semidefinite matrix A (n × n: a covariance or Gram
+matrix), find n × r loadings with orthonormal columns that capture much of
+its variance with few nonzero entries:
+
+.. math::
+
+    \min_{X \in \mathrm{St}(n, r)} F(X) = f(X) + h(X), \qquad
+    f(X) = -\operatorname{tr}(X^\top A X), \qquad h(X) = \alpha \|X\|_1,
+
+where ``St(n, r) = {X : XᵀX = I_r}`` and ``‖X‖₁ = Σ_ij |X_ij|``. This is the
+formulation of ManPG (Chen, Ma, So & Zhang 2020, eq. (1.2)). The smooth part
+has Euclidean gradient ∇f(X) = −2AX, Lipschitz with constant L = 2‖A‖₂;
+``h`` is convex but not differentiable where an entry is zero, which is
+exactly what produces exact zeros in the solution.
+
+A need not be stored: every solver here only needs the product A·X (an
+n × r matrix), so A may be a dense array, a :class:`scipy.sparse.linalg.LinearOperator`,
+or any callable ``X ↦ A X`` — e.g. ``X ↦ Dᵀ(D X)/(m−1)`` for a data matrix D
+that is too wide to form its covariance. Givens coordinate descent is the
+exception: it reads single entries of A and needs it dense.
+
+This module holds what the solvers share: the operator wrapper, the
+objective, the soft-thresholding proximal map, the PCA starting point and the
+result record.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, Callable
+
+import numpy as np
+
+from ..backend import asarray_like, default_rng, get_namespace, to_float, to_numpy
+
+__all__ = [
+    "CovarianceOperator",
+    "as_operator",
+    "objective",
+    "soft_threshold",
+    "pca_loadings",
+    "initial_point",
+    "check_alpha",
+    "SparsePCAResult",
+]
+
+
+class CovarianceOperator:
+    """A symmetric PSD n × n matrix A seen only through X ↦ A X.
+
+    Parameters
+    ----------
+    matvec : callable
+        ``matvec(X)`` returns A X for X of shape (n, r) (an array of the same
+        namespace and device as X).
+    n : int
+        Size of A.
+    dense : array, shape (n, n), optional
+        The matrix itself when it is stored; solvers that need entries
+        (Givens coordinate descent, exact eigendecompositions) use it.
+    trace : float, optional
+        tr(A), for explained-variance ratios; computed from ``dense`` if given.
+
+    Notes
+    -----
+    ``norm2()`` estimates ‖A‖₂ = λ_max(A) (A is PSD) by the power method on
+    the operator and caches it; ManPG's step size is t = 1/(2‖A‖₂).
+    """
+
+    def __init__(self, matvec: Callable, n: int, dense=None, trace: float | None = None):
+        self.matvec = matvec
+        self.n = int(n)
+        self.dense = dense
+        if trace is None and dense is not None:
+            xp = get_namespace(dense)
+            trace = to_float(xp.sum(xp.linalg.diagonal(dense)))
+        self.trace = trace
+        self._norm2 = None
+
+    def __call__(self, x):
+        return self.matvec(x)
+
+    def norm2(self, like=None, rng=0) -> float:
+        """Largest eigenvalue of A (its spectral norm, A being PSD)."""
+        if self._norm2 is None:
+            if self.dense is not None:
+                xp = get_namespace(self.dense)
+                self._norm2 = float(np.max(to_numpy(xp.linalg.eigvalsh(self.dense))))
+            else:
+                self._norm2 = _power_method(self, like=like, rng=rng)
+        return self._norm2
+
+
+def _power_method(op: CovarianceOperator, like=None, rng=0, iterations=200, rtol=1e-10):
+    """λ_max of a PSD operator by power iteration with a Rayleigh quotient."""
+    gen = default_rng(rng)
+    v = asarray_like(gen.standard_normal((op.n, 1)), like=like)
+    xp = get_namespace(v)
+    v = v / xp.linalg.vector_norm(v)
+    lam = 0.0
+    for _ in range(iterations):
+        w = op(v)
+        new = to_float(xp.sum(v * w))
+        nw = to_float(xp.linalg.vector_norm(w))
+        if nw == 0.0:
+            return 0.0
+        v = w / nw
+        if abs(new - lam) <= rtol * abs(new):
+            lam = new
+            break
+        lam = new
+    # Rayleigh quotient ≤ λ_max; a 1 % margin keeps t = 1/(2‖A‖₂) a safe step.
+    return 1.01 * lam
+
+
+def as_operator(a, n: int | None = None) -> CovarianceOperator:
+    """Wrap a dense matrix, a LinearOperator or a callable as a :class:`CovarianceOperator`.
+
+    Parameters
+    ----------
+    a : array (n, n), scipy.sparse.linalg.LinearOperator, CovarianceOperator or callable
+        A symmetric positive semidefinite matrix or the map X ↦ A X.
+    n : int, optional
+        Required when ``a`` is a plain callable (its size cannot be inferred).
+
+    Returns
+    -------
+    CovarianceOperator
+    """
+    if isinstance(a, CovarianceOperator):
+        return a
+    if hasattr(a, "matmat") and hasattr(a, "shape"):  # scipy LinearOperator
+        return CovarianceOperator(lambda x: a.matmat(x), a.shape[0])
+    if callable(a) and not hasattr(a, "shape"):
+        if n is None:
+            raise ValueError(
+                "A was given as a callable X -> A X, so its size is unknown; "
+                "pass n=<number of features> (or n_features) as well"
+            )
+        return CovarianceOperator(a, n)
+    xp = get_namespace(a)
+    if a.ndim != 2 or a.shape[0] != a.shape[1]:
+        raise ValueError(
+            f"A must be a square (n, n) covariance or Gram matrix; got shape {tuple(a.shape)}"
+        )
+    return CovarianceOperator(lambda x: a @ x, a.shape[0], dense=a)
+
+
+def check_alpha(alpha) -> float:
+    """Validate the ℓ1 weight α ≥ 0 (a finite real number)."""
+    try:
+        value = float(alpha)
+    except (TypeError, ValueError):
+        raise ValueError(f"alpha must be a real number >= 0; got {alpha!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(
+            f"alpha must be a finite number >= 0 (the weight of the l1 penalty); got {alpha!r}. "
+            "Use alpha=0 for plain PCA."
+        )
+    return value
+
+
+def objective(x, ax, alpha: float) -> float:
+    """F(X) = −tr(Xᵀ A X) + α‖X‖₁ given X and the product A X.
+
+    Parameters
+    ----------
+    x, ax : array, shape (n, r)
+    alpha : float
+
+    Returns
+    -------
+    float
+    """
+    xp = get_namespace(x)
+    return to_float(-xp.sum(x * ax) + alpha * xp.sum(xp.abs(x)))
+
+
+def soft_threshold(b, tau: float):
+    r"""Proximal map of τ‖·‖₁: entrywise sign(b)·max(|b| − τ, 0).
+
+    prox_{τ‖·‖₁}(B) = argmin_Z ½‖Z − B‖² + τ‖Z‖₁, solved entry by entry.
+    """
+    xp = get_namespace(b)
+    return xp.sign(b) * xp.maximum(xp.abs(b) - tau, xp.zeros_like(b))
+
+
+def pca_loadings(op: CovarianceOperator, r: int, like=None, rng=0, iterations=300, tol=1e-12):
+    """The r leading eigenvectors of A (columns, orthonormal), largest first.
+
+    Dense A: a full symmetric eigendecomposition (``xp.linalg.eigh``).
+    Operator A: block subspace iteration with Rayleigh–Ritz, A only through
+    products A·V.
+
+    Returns
+    -------
+    v : array, shape (n, r)
+    eigenvalues : array, shape (r,)
+    """
+    if op.dense is not None:
+        xp = get_namespace(op.dense)
+        w, v = xp.linalg.eigh(op.dense)
+        order = xp.flip(xp.argsort(w))[:r]
+        v = xp.take(v, order, axis=1)
+        return _fix_signs(v), xp.take(w, order)
+    gen = default_rng(rng)
+    k = min(op.n, r + 5)  # a few extra vectors speed up convergence of the top r
+    v = asarray_like(gen.standard_normal((op.n, k)), like=like)
+    xp = get_namespace(v)
+    v, _ = xp.linalg.qr(v)
+    previous = None
+    for _ in range(iterations):
+        av = op(v)
+        small = v.T @ av
+        w, s = xp.linalg.eigh((small + small.T) / 2)
+        order = xp.flip(xp.argsort(w))
+        s = xp.take(s, order, axis=1)
+        w = xp.take(w, order)
+        v, _ = xp.linalg.qr(av @ s)
+        top = to_numpy(w[:r])
+        if previous is not None and np.max(np.abs(top - previous)) <= tol * max(1.0, abs(top[0])):
+            break
+        previous = top
+    av = op(v)
+    small = v.T @ av
+    w, s = xp.linalg.eigh((small + small.T) / 2)
+    order = xp.flip(xp.argsort(w))[:r]
+    v = v @ xp.take(s, order, axis=1)
+    return _fix_signs(v), xp.take(w, order)
+
+
+def _fix_signs(v):
+    """Flip columns so that each one's largest-magnitude entry is positive."""
+    xp = get_namespace(v)
+    idx = xp.argmax(xp.abs(v), axis=0)
+    picked = xp.take_along_axis(v, idx[None, :], axis=0)[0, :]
+    signs = xp.where(picked < 0, -xp.ones_like(picked), xp.ones_like(picked))
+    return v * signs[None, :]
+
+
+def initial_point(op: CovarianceOperator, r: int, init="pca", rng=None, like=None, dtype=None):
+    """Starting loadings X₀ ∈ St(n, r).
+
+    Parameters
+    ----------
+    init : {"pca", "random"} or array (n, r)
+        ``"pca"``: the r leading eigenvectors of A (deterministic; with α = 0
+        they are already optimal). ``"random"``: the Q factor of a Gaussian
+        matrix, as in ManPG's experiments. An array is used as given after a
+        check that its columns are orthonormal.
+    """
+    if isinstance(init, str):
+        if init == "pca":
+            x, _ = pca_loadings(op, r, like=like, rng=rng if rng is not None else 0)
+            return x
+        if init == "random":
+            gen = default_rng(rng)
+            q, _ = np.linalg.qr(gen.standard_normal((op.n, r)))
+            ref = like if like is not None else op.dense
+            return asarray_like(q, like=ref, dtype=dtype)
+        raise ValueError(f"init must be 'pca', 'random' or an (n, r) array; got {init!r}")
+    x = init
+    xp = get_namespace(x)
+    if tuple(x.shape) != (op.n, r):
+        raise ValueError(f"init has shape {tuple(x.shape)}; expected ({op.n}, {r})")
+    err = to_float(xp.linalg.matrix_norm(x.T @ x - xp.eye(r, dtype=x.dtype)))
+    if err > 1e-6:
+        raise ValueError(
+            f"init is not on St({op.n}, {r}): ||XᵀX − I|| = {err:.1e}; "
+            "orthonormalize it first (e.g. orthopt.linalg.polar(init))"
+        )
+    return x
+
+
+@dataclasses.dataclass
+class SparsePCAResult:
+    """What a sparse-PCA solver returns.
+
+    Attributes
+    ----------
+    x : array, shape (n, r)
+        Orthonormal loadings (columns).
+    fun : float
+        F(x) = −tr(xᵀAx) + α‖x‖₁.
+    nit : int
+        Outer iterations (ManPG, smoothed) or sweeps of rotations (Givens).
+    stationarity : float
+        The solver's own stopping measure at ``x`` (ManPG: ‖V‖/t).
+    success : bool
+        True when the stopping test was met before ``max_iter``.
+    message : str
+    time : float
+        Wall-clock seconds.
+    history : dict of lists
+        Per-iteration ``fun`` and ``stationarity`` (and solver extras).
+    extra : dict
+        Solver-specific counters (line-search steps, Newton iterations, ...).
+    """
+
+    x: Any
+    fun: float
+    nit: int
+    stationarity: float
+    success: bool
+    message: str
+    time: float
+    history: dict = dataclasses.field(default_factory=dict)
+    extra: dict = dataclasses.field(default_factory=dict)

@@ -1,0 +1,307 @@
+r"""The Stiefel manifold St(n, p) = {x ∈ 𝔽^{n×p} : xᴴx = I_p}, 𝔽 = ℝ or ℂ.
+
+Geometry (embedded metric)
+--------------------------
+* Points: n×p matrices with orthonormal columns; St(n, n) is the orthogonal
+  group O(n) (the unitary group U(n) for 𝔽 = ℂ), St(n, 1) the unit sphere.
+* Tangent space: T_x = {v : xᴴv + vᴴx = 0}, i.e. v = xΩ + x_⊥K with Ω
+  skew-Hermitian (p×p) and K arbitrary ((n−p)×p).
+  Real dimension np − p(p+1)/2 (real), 2np − p² (complex).
+* Metric: ⟨u, v⟩ = Re tr(uᴴv), the Euclidean metric of 𝔽^{n×p}.
+* Projection onto T_x: P_x(u) = u − x herm(xᴴu), herm(a) = ½(a + aᴴ).
+* Riemannian gradient: P_x(∇f(x)).
+
+Retractions (all land exactly on St(n, p) up to rounding)
+---------------------------------------------------------
+``"qr"``
+    The Q factor (positive diagonal R) of x + v, computed as Cholesky-QR from
+    its Gram matrix (x + v)ᴴ(x + v) = I + vᴴv — O(np²), level-3 BLAS only.
+``"polar"``
+    The polar factor (x + v)(I + vᴴv)^{-1/2}, the closest point of St(n, p) to
+    x + v. Newton–Schulz (matrix products only) for short steps, an eigh of
+    the p×p Gram matrix for long ones. Second order.
+``"cayley"``
+    (I − W/2)⁻¹(I + W/2) x with the skew generator
+    W = P v xᴴ − x (P v)ᴴ, P = I − ½xxᴴ, so that Wx = v. For 2p < n the rank-2p
+    form of Wen & Yin (2013) applies Sherman–Morrison–Woodbury:
+    R = x + U (I − ½VᴴU)⁻¹ Vᴴx, U = [Pv, x], V = [x, −Pv]: O(np²), one 2p×2p
+    solve. Second order for p = n; first order otherwise.
+``"exp"``
+    The Riemannian exponential of the embedded metric (a geodesic, Edelman,
+    Arias & Smith 1998, eq. 2.45):
+    exp_x(v) = [x, v] expm([[A, −S], [I, A]]) [I; 0] expm(−A), A = xᴴv,
+    S = vᴴv — a 2p×2p exponential. For p = n it is x expm(xᴴv).
+``"givens"``
+    A product of Givens rotations, one per pair of coordinates, with angles
+    the entries of the generator (W_ij): R_x(v) = ∏ G_ij(W_ij) x. The product
+    of exponentials agrees with exp(W) to first order, so it is a retraction,
+    and each rotation touches two rows only. The n(n−1)/2 rotations are
+    scheduled in n − 1 rounds of disjoint pairs, each applied in one vectorized
+    step. For 2p < n the rotations act in the 2p-dimensional basis [x, q] of
+    span(x, v) (q spans the component of v orthogonal to x), which keeps the
+    cost O(np²).
+
+Random points: the Q factor (positive diagonal R) of an n×p standard Gaussian
+matrix is uniformly (Haar) distributed on St(n, p) (Mezzadri 2007).
+
+References
+----------
+Edelman, Arias & Smith (1998), The geometry of algorithms with orthogonality
+constraints, SIAM J. Matrix Anal. Appl. 20(2). Absil, Mahony & Sepulchre
+(2008), Optimization Algorithms on Matrix Manifolds, Princeton. Wen & Yin
+(2013), A feasible method for optimization with orthogonality constraints,
+Math. Program. 142.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from ..backend import conj_transpose, device_of, eye_like, get_namespace, to_float
+from ..linalg import (
+    apply_givens,
+    cholesky_qr,
+    expm,
+    givens_coefficients,
+    givens_round_robin,
+    herm,
+    log_unitary,
+    polar,
+    qr_positive,
+    skew,
+)
+from .base import Manifold
+
+__all__ = ["Stiefel"]
+
+# Newton–Schulz converges in ≤ 3 steps when ‖vᴴv‖₂ ≤ ‖v‖_F² ≤ this.
+_NEWTON_SCHULZ_MAX_STEP2 = 0.1
+
+
+@functools.lru_cache(maxsize=16)
+def _rounds(n):
+    return givens_round_robin(n)
+
+
+class Stiefel(Manifold):
+    """The Stiefel manifold St(n, p) of n×p matrices with orthonormal columns.
+
+    Parameters
+    ----------
+    n, p : int
+        Points are n×p, 1 ≤ p ≤ n.
+    retraction : {"qr", "polar", "cayley", "exp", "givens"}, default "qr"
+        Used by :meth:`retraction` (see the module docstring for each).
+    field : {"real", "complex"}, default "real"
+        Real points (xᵀx = I, float32/float64) or complex points (xᴴx = I,
+        complex64/complex128).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from orthopt.manifolds import Stiefel
+    >>> M = Stiefel(5, 2, retraction="polar")
+    >>> x = M.random_point(rng=0)
+    >>> v = M.random_tangent_vector(x, rng=1)
+    >>> y = M.retraction(x, 0.1 * v)
+    >>> bool(np.allclose(y.T @ y, np.eye(2)))
+    True
+    """
+
+    RETRACTIONS = ("qr", "polar", "cayley", "exp", "givens")
+
+    def __init__(self, n, p, retraction="qr", field="real"):
+        super().__init__(n, p, field=field, retraction=retraction)
+
+    def __repr__(self):
+        extra = ", field='complex'" if self.is_complex else ""
+        return f"Stiefel({self.n}, {self.p}, retraction={self.retraction_name!r}{extra})"
+
+    @property
+    def dim(self):
+        """Real dimension: np − p(p+1)/2 (real), 2np − p² (complex)."""
+        n, p = self.n, self.p
+        if self.is_complex:
+            return 2 * n * p - p * p
+        return n * p - p * (p + 1) // 2
+
+    # -- tangent spaces ------------------------------------------------------
+
+    def projection(self, x, u):
+        """P_x(u) = u − x herm(xᴴu), the orthogonal projection onto T_x.
+
+        Parameters
+        ----------
+        x : array, shape (..., n, p)
+        u : array, shape (..., n, p), any ambient matrix
+
+        Returns
+        -------
+        array, shape (..., n, p), tangent at x
+        """
+        return u - x @ herm(conj_transpose(x) @ u)
+
+    # -- exponential ---------------------------------------------------------
+
+    def exp(self, x, v):
+        """Riemannian exponential of the embedded metric (geodesic at t = 1).
+
+        Parameters
+        ----------
+        x : array, shape (..., n, p)
+        v : array, shape (..., n, p), tangent at x
+
+        Returns
+        -------
+        array, shape (..., n, p)
+        """
+        xp = get_namespace(x, v)
+        a = skew(conj_transpose(x) @ v)
+        if self.p == self.n:
+            return x @ expm(a)
+        s = conj_transpose(v) @ v
+        ident = eye_like(a)
+        zero = xp.zeros_like(a)
+        block = xp.concat(
+            [xp.concat([a, -s], axis=-1), xp.concat([ident, a], axis=-1)], axis=-2
+        )
+        first_columns = expm(block)[..., :, : self.p]
+        return xp.concat([x, v], axis=-1) @ (first_columns @ expm(-a + zero))
+
+    def _retract_exp(self, x, v):
+        return self.exp(x, v)
+
+    def log(self, x, y):
+        """Riemannian logarithm: only for p = n (the group O(n) / U(n)).
+
+        For p < n the embedded-metric logarithm of St(n, p) has no closed form
+        (it needs an iterative shooting method, Zimmermann 2017), which orthopt
+        does not provide.
+        """
+        if self.p != self.n:
+            raise NotImplementedError(
+                f"log on {self!r}: the Stiefel logarithm for p < n has no closed form "
+                "(it needs an iterative shooting method); use SpecialOrthogonal or "
+                "Unitary for p = n, or measure distances between subspaces instead"
+            )
+        return x @ log_unitary(conj_transpose(x) @ y)
+
+    def dist(self, x, y):
+        """Geodesic distance ‖log_x(y)‖ (only for p = n, see :meth:`log`)."""
+        return self.norm(x, self.log(x, y))
+
+    # -- retractions ---------------------------------------------------------
+
+    def _retract_qr(self, x, v):
+        q, _ = cholesky_qr(x + v)
+        return q
+
+    def _retract_polar(self, x, v):
+        y = x + v
+        step2 = to_float(get_namespace(v).max(self.inner_product(x, v, v)))
+        method = "newton_schulz" if step2 <= _NEWTON_SCHULZ_MAX_STEP2 else "eigh"
+        return polar(y, method=method)
+
+    def _retract_cayley(self, x, v):
+        xp = get_namespace(x, v)
+        xh_v = conj_transpose(x) @ v
+        if self.p == self.n:
+            # R = x (I − Ω/2)⁻¹(I + Ω/2) = 2 x (I − Ω/2)⁻¹ − x, Ω = xᴴv;
+            # (x M⁻¹)ᴴ = M⁻ᴴ xᴴ with Mᴴ = I + Ω/2 for skew-Hermitian Ω.
+            omega = skew(xh_v)
+            z_h = xp.linalg.solve(eye_like(omega) + omega / 2, conj_transpose(x))
+            return 2 * conj_transpose(z_h) - x
+        pv = v - x @ xh_v / 2
+        if 2 * self.p >= self.n:
+            w = pv @ conj_transpose(x) - x @ conj_transpose(pv)
+            return 2 * xp.linalg.solve(eye_like(w) - w / 2, x) - x
+        # Wen–Yin: R = x + U (I − ½VᴴU)⁻¹ Vᴴx with U = [Pv, x], V = [x, −Pv].
+        # For orthonormal x: xᴴPv = ½xᴴv, Vᴴx = [I; −½(xᴴv)ᴴ].
+        ident = eye_like(xh_v)
+        half = xh_v / 2
+        pv_gram = conj_transpose(pv) @ pv
+        m = xp.concat(
+            [
+                xp.concat([ident - half / 2, -ident / 2], axis=-1),
+                xp.concat([pv_gram / 2, ident + conj_transpose(half) / 2], axis=-1),
+            ],
+            axis=-2,
+        )
+        rhs = xp.concat([ident, -conj_transpose(half)], axis=-2)
+        coeffs = xp.linalg.solve(m, rhs)
+        return x + xp.concat([pv, x], axis=-1) @ coeffs
+
+    def _retract_givens(self, x, v):
+        if x.ndim != 2:
+            raise NotImplementedError(
+                "the Givens retraction acts on one point at a time; loop over the batch "
+                "or choose retraction='qr', 'polar', 'cayley' or 'exp'"
+            )
+        xp = get_namespace(x, v)
+        xh_v = conj_transpose(x) @ v
+        pv = v - x @ xh_v / 2
+        if 2 * self.p >= self.n:
+            w = pv @ conj_transpose(x) - x @ conj_transpose(pv)
+            return _givens_sweep(w, x)
+        # Work in the orthonormal basis [x, q] of span(x, v): there x = [I; 0]
+        # and the generator is w̃ = b aᴴ − a bᴴ with a = [I; 0], b = [½xᴴv; qᴴv].
+        q, _ = qr_positive(v - x @ xh_v)
+        b = xp.concat([xh_v / 2, conj_transpose(q) @ v], axis=-2)
+        a = xp.concat([eye_like(xh_v), xp.zeros_like(xh_v)], axis=-2)
+        w = b @ conj_transpose(a) - a @ conj_transpose(b)
+        rotated = _givens_sweep(w, a)
+        return xp.concat([x, q], axis=-1) @ rotated
+
+    # -- sampling ------------------------------------------------------------
+
+    def random_point(self, rng=None, dtype=None, like=None):
+        """A Haar-distributed (uniform) random point.
+
+        Parameters
+        ----------
+        rng : None, int or numpy.random.Generator
+            Seed or generator; the same seed gives the same point on every backend.
+        dtype : dtype or str, optional
+            float64 (complex128 for complex manifolds) by default, or ``like``'s.
+        like : array, optional
+            Create the point in this array's namespace and on its device.
+
+        Returns
+        -------
+        array, shape (n, p)
+        """
+        xp, dtype = self._target(dtype, like)
+        g = self._gaussian(self.point_shape, rng, xp, dtype, like)
+        q, _ = qr_positive(g)
+        return q
+
+
+def _givens_sweep(w, y):
+    r"""Apply ∏ G_ij(w_ij) (all pairs i < j, round-robin order) to y from the left.
+
+    Parameters
+    ----------
+    w : array, shape (m, m), skew-Hermitian generator
+    y : array, shape (m, k)
+
+    Returns
+    -------
+    array, shape (m, k)
+
+    Notes
+    -----
+    G_ij(ω) = exp(ω e_i e_jᴴ − ω̄ e_j e_iᴴ). Complex generators also carry an
+    imaginary diagonal: the phases exp(w_ii) are applied first.
+    """
+    xp = get_namespace(w, y)
+    m = w.shape[-1]
+    if xp.isdtype(w.dtype, "complex floating"):
+        phases = xp.exp(xp.linalg.diagonal(w))
+        y = phases[:, None] * y
+    flat = xp.reshape(w, (m * m,))
+    dev = device_of(w)
+    for i, j in _rounds(m):
+        omega = xp.take(flat, xp.asarray(i * m + j, device=dev))
+        c, s = givens_coefficients(omega)
+        y = apply_givens(y, i, j, c, s)
+    return y

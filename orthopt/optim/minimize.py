@@ -1,0 +1,125 @@
+"""``orthopt.minimize``: a SciPy-shaped entry point to every solver.
+
+    res = orthopt.minimize(cost, x0, method="rgd-bb", jac=None)
+
+The manifold is inferred from ``x0`` when not given: a real tall matrix lives
+on Stiefel(n, p); a real square matrix with det > 0 on SO(n) (det < 0: the
+orthogonal group Stiefel(n, n)); a complex square matrix on U(n); a complex
+tall matrix on the complex Stiefel manifold.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from ..backend import get_namespace, is_complex_dtype, to_float
+from ..manifolds import SpecialOrthogonal, Stiefel, Unitary
+from ..manifolds.base import Manifold
+from .problem import Problem
+
+__all__ = ["minimize", "infer_manifold", "METHODS"]
+
+#: method name → (module, class name, fixed constructor arguments)
+METHODS = {
+    "rgd": ("orthopt.optim.rgd", "RiemannianGradientDescent", {"step": "armijo"}),
+    "rgd-bb": ("orthopt.optim.rgd", "RiemannianGradientDescent", {"step": "bb"}),
+    "cg": ("orthopt.optim.cg", "RiemannianConjugateGradient", {}),
+    "givens": ("orthopt.optim.coordinate", "GivensCoordinateDescent", {"rule": "random"}),
+    "givens-gs": ("orthopt.optim.coordinate", "GivensCoordinateDescent",
+                  {"rule": "gauss-southwell"}),
+    "projunn-d": ("orthopt.optim.projunn", "ProjUNN", {"variant": "D"}),
+    "projunn-t": ("orthopt.optim.projunn", "ProjUNN", {"variant": "T"}),
+}
+
+
+def infer_manifold(x, retraction=None):
+    """The natural manifold of a point x (see the module docstring).
+
+    Parameters
+    ----------
+    x : array, shape (n, p)
+    retraction : str, optional
+        Retraction of the returned manifold (its default when omitted).
+    """
+    if getattr(x, "ndim", None) != 2:
+        raise ValueError(
+            f"x0 must be a 2-D array (an n×p matrix), got shape {getattr(x, 'shape', None)}; "
+            f"pass manifold=... explicitly for other shapes"
+        )
+    xp = get_namespace(x)
+    n, p = x.shape
+    kwargs = {} if retraction is None else {"retraction": retraction}
+    if p > n:
+        raise ValueError(
+            f"x0 has shape ({n}, {p}) with more columns than rows; orthonormal columns need "
+            f"p ≤ n (transpose x0)"
+        )
+    if is_complex_dtype(xp, x.dtype):
+        return Unitary(n, **kwargs) if n == p else Stiefel(n, p, field="complex", **kwargs)
+    if n == p and to_float(xp.linalg.det(x)) > 0:
+        return SpecialOrthogonal(n, **kwargs)
+    return Stiefel(n, p, **kwargs)
+
+
+def minimize(cost, x0, method="rgd", jac=None, manifold=None, options=None, callback=None):
+    """Minimize ``cost`` over a manifold of matrices with orthonormal columns.
+
+    Parameters
+    ----------
+    cost : callable
+        ``cost(x) -> float``; with ``jac=True``, ``cost(x) -> (float, gradient)``.
+    x0 : array, shape (n, p)
+        Starting point (must satisfy x0ᴴx0 = I).
+    method : str, default "rgd"
+        One of :data:`METHODS`: "rgd" (Armijo), "rgd-bb" (Barzilai–Borwein),
+        and the methods registered by the solver modules.
+    jac : None, callable or True
+        None: autograd differentiates ``cost`` (NumPy only); a callable
+        returning the Euclidean gradient ∇f(x) of shape (n, p); True: ``cost``
+        returns (f, ∇f).
+    manifold : Manifold, optional
+        Defaults to :func:`infer_manifold` (x0).
+    options : dict, optional
+        Keyword arguments of the solver (stopping rules, step rule, verbose...).
+    callback : callable, optional
+        ``callback(intermediate_result)``; return True to stop.
+
+    Returns
+    -------
+    OptimizeResult
+
+    Examples
+    --------
+    >>> import numpy as np, orthopt
+    >>> A = np.diag(np.arange(1.0, 7.0))
+    >>> x0 = np.linalg.qr(np.random.default_rng(0).standard_normal((6, 2)))[0]
+    >>> res = orthopt.minimize(lambda x: np.trace(x.T @ A @ x), x0, method="rgd-bb",
+    ...                        jac=lambda x: 2 * A @ x)
+    >>> round(res.fun, 8)
+    3.0
+    """
+    if method not in METHODS:
+        raise ValueError(
+            f"unknown method {method!r}; valid: {', '.join(repr(m) for m in sorted(METHODS))}"
+        )
+    if manifold is None:
+        manifold = infer_manifold(x0)
+    elif not isinstance(manifold, Manifold):
+        raise TypeError(f"manifold must be an orthopt manifold, got {type(manifold).__name__}")
+    if jac is True:
+        problem = Problem(manifold, None, cost_and_gradient=cost)
+    elif jac is None or jac is False:
+        problem = Problem(manifold, cost)
+    elif callable(jac):
+        problem = Problem(manifold, cost, euclidean_gradient=jac)
+    else:
+        raise TypeError(f"jac must be None, True or a callable, got {type(jac).__name__}")
+    module, name, fixed = METHODS[method]
+    solver_class = getattr(importlib.import_module(module), name)
+    kwargs = dict(fixed)
+    kwargs.update(options or {})
+    try:
+        solver = solver_class(**kwargs)
+    except TypeError as exc:
+        raise TypeError(f"invalid option for method {method!r} ({name}): {exc}") from exc
+    return solver.run(problem, x0=x0, callback=callback)

@@ -1,0 +1,89 @@
+"""The result object every solver returns (SciPy's OptimizeResult, extended)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["OptimizeResult", "SUCCESS_STATUSES", "STATUS_MESSAGES"]
+
+#: statuses that mean "converged by one of the tolerance rules"
+SUCCESS_STATUSES = frozenset({"gradient_tolerance", "cost_tolerance", "step_tolerance"})
+
+STATUS_MESSAGES = {
+    "gradient_tolerance": "Riemannian gradient norm below tolerance",
+    "cost_tolerance": "relative cost change below tolerance",
+    "step_tolerance": "step size below tolerance",
+    "max_iterations": "maximum number of iterations reached",
+    "max_time": "maximum time reached",
+    "nonfinite": "non-finite cost or gradient; returning the last finite iterate",
+    "callback": "the callback asked to stop",
+    "interrupted": "interrupted (KeyboardInterrupt); returning the last iterate",
+    "line_search_failed": "the line search found no decrease; returning the last iterate",
+}
+
+
+class OptimizeResult(dict):
+    """Result of a solver run: a dict with attribute access, like SciPy's.
+
+    Attributes
+    ----------
+    x : array, shape (n, p)
+        The last good iterate (a point of the manifold, never a non-finite one).
+    fun : float
+        Cost at ``x``.
+    grad_norm : float
+        Riemannian gradient norm at ``x``.
+    nit : int
+        Number of iterations.
+    nfev, ngev : int
+        Number of cost and gradient evaluations.
+    time : float
+        Wall time in seconds.
+    status : str
+        Why the run stopped: one of the keys of :data:`STATUS_MESSAGES`.
+    message : str
+        The status in words.
+    success : bool
+        True when a tolerance rule stopped the run.
+    history : dict of numpy.ndarray
+        Per-iteration ``cost``, ``grad_norm``, ``step_size`` and ``time``
+        (entry 0 is the starting point).
+    """
+
+    def __getattr__(self, name):
+        try:
+            return self[name]
+        except KeyError as exc:
+            raise AttributeError(name) from exc
+
+    __setattr__ = dict.__setitem__
+    __delattr__ = dict.__delitem__
+
+    def __dir__(self):
+        return list(self.keys())
+
+    def __repr__(self):
+        if not self:
+            return "OptimizeResult()"
+        width = max(len(k) for k in self) + 1
+        lines = []
+        for key, value in self.items():
+            if key == "history":
+                text = "{" + ", ".join(f"{k}: ({len(v)},)" for k, v in value.items()) + "}"
+            elif hasattr(value, "shape") and getattr(value, "ndim", 0) > 0:
+                text = f"<array shape={tuple(value.shape)} dtype={value.dtype}>"
+            else:
+                text = repr(value)
+            lines.append(f"{key.rjust(width)}: {text}")
+        return "\n".join(lines)
+
+
+def make_history(records):
+    """Turn a list of (cost, grad_norm, step_size, time) tuples into arrays."""
+    arr = np.asarray(records, dtype=float).reshape(-1, 4)
+    return {
+        "cost": arr[:, 0].copy(),
+        "grad_norm": arr[:, 1].copy(),
+        "step_size": arr[:, 2].copy(),
+        "time": arr[:, 3].copy(),
+    }

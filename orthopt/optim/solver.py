@@ -1,0 +1,222 @@
+"""The iteration loop every deterministic solver shares.
+
+A solver subclass implements two hooks:
+
+``_start(problem, x, cost, grad)`` → state
+    Anything the method carries between iterations (previous step, memory).
+``_iterate(problem, x, cost, grad, state)`` → :class:`Step`
+    One iteration: the new point, its cost and Riemannian gradient, and the
+    length of the step taken.
+
+The loop around them (in :meth:`Solver.run`) validates the start point,
+applies the stopping rules, records the history, calls the user's callback,
+shows a progress bar, and guarantees that whatever happens — a non-finite
+cost, a failed line search, Ctrl-C — the result holds the last good iterate
+and a status that says why the run stopped.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+from ..backend import to_float
+from .result import STATUS_MESSAGES, SUCCESS_STATUSES, OptimizeResult, make_history
+
+__all__ = ["Solver", "Step"]
+
+
+@dataclass
+class Step:
+    """Outcome of one iteration.
+
+    Attributes
+    ----------
+    x : array
+        New iterate (ignored when ``status`` is set and no progress was made).
+    cost : float
+        Cost at ``x``.
+    grad : array
+        Riemannian gradient at ``x``.
+    step_size : float
+        Length of the step ‖R_x⁻¹(x_new)‖ or its stand-in α‖d‖.
+    status : str or None
+        Set when the iteration could not make progress ("line_search_failed",
+        "nonfinite"); then ``x`` is the previous iterate.
+    extra : dict
+        Method-specific values (ignored by the loop).
+    """
+
+    x: object
+    cost: float
+    grad: object
+    step_size: float
+    status: str | None = None
+    extra: dict = field(default_factory=dict)
+
+
+class Solver:
+    """Base class of the deterministic solvers.
+
+    Parameters
+    ----------
+    max_iterations : int, default 1000
+    max_time : float, default inf
+        Seconds of wall time.
+    gradient_tolerance : float, default 1e-6
+        Stop when ‖grad f(x)‖ ≤ gradient_tolerance.
+    relative_gradient_tolerance : float, default 0
+        Stop when ‖grad f(x)‖ ≤ relative_gradient_tolerance · ‖grad f(x₀)‖.
+    step_tolerance : float, default 1e-12
+        Stop when the step length falls below this.
+    cost_tolerance : float, default 0
+        Stop when |f_k − f_{k−1}| ≤ cost_tolerance · max(1, |f_k|).
+    verbose : bool, default False
+        Show a tqdm progress bar with the cost and gradient norm.
+    """
+
+    def __init__(self, max_iterations=1000, max_time=math.inf, gradient_tolerance=1e-6,
+                 relative_gradient_tolerance=0.0, step_tolerance=1e-12, cost_tolerance=0.0,
+                 verbose=False):
+        if max_iterations < 0:
+            raise ValueError(f"max_iterations must be ≥ 0, got {max_iterations}")
+        self.max_iterations = int(max_iterations)
+        self.max_time = float(max_time)
+        self.gradient_tolerance = float(gradient_tolerance)
+        self.relative_gradient_tolerance = float(relative_gradient_tolerance)
+        self.step_tolerance = float(step_tolerance)
+        self.cost_tolerance = float(cost_tolerance)
+        self.verbose = bool(verbose)
+
+    # -- hooks -----------------------------------------------------------------
+
+    def _start(self, problem, x, cost, grad):
+        return {}
+
+    def _iterate(self, problem, x, cost, grad, state):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # -- the loop ----------------------------------------------------------------
+
+    def run(self, problem, x0=None, callback=None, rng=None):
+        """Minimize ``problem`` from ``x0``.
+
+        Parameters
+        ----------
+        problem : Problem
+        x0 : array, shape (n, p), optional
+            Starting point on ``problem.manifold`` (checked with ``check_point``);
+            a Haar-random point (seeded by ``rng``) when omitted.
+        callback : callable, optional
+            ``callback(intermediate_result)`` after every iteration, with an
+            :class:`OptimizeResult` holding ``x``, ``fun``, ``grad_norm``, ``nit``.
+            Returning True (or raising StopIteration) stops the run with status
+            "callback".
+        rng : None, int or numpy.random.Generator
+            Seed for the random start and randomized methods.
+
+        Returns
+        -------
+        OptimizeResult
+        """
+        manifold = problem.manifold
+        self._rng = rng
+        if x0 is None:
+            x0 = manifold.random_point(rng=rng)
+        manifold.check_point(x0)
+        nfev0, ngev0 = problem.n_cost_evaluations, problem.n_gradient_evaluations
+        start_time = time.perf_counter()
+
+        x = x0
+        cost, grad = problem.cost_and_riemannian_gradient(x)
+        cost_f = to_float(cost)
+        grad_norm = to_float(manifold.norm(x, grad))
+        records = [(cost_f, grad_norm, 0.0, time.perf_counter() - start_time)]
+        grad_norm0 = grad_norm
+        nit = 0
+        status = None
+        if not (math.isfinite(cost_f) and math.isfinite(grad_norm)):
+            status = "nonfinite"
+        else:
+            state = self._start(problem, x, cost, grad)
+
+        bar = _progress_bar(self.max_iterations) if self.verbose else None
+        try:
+            while status is None:
+                status = self._check_stop(nit, grad_norm, grad_norm0, start_time)
+                if status is not None:
+                    break
+                try:
+                    step = self._iterate(problem, x, cost, grad, state)
+                except KeyboardInterrupt:
+                    status = "interrupted"
+                    break
+                if step.status is not None:
+                    status = step.status
+                    break
+                new_cost = to_float(step.cost)
+                new_grad_norm = to_float(manifold.norm(step.x, step.grad))
+                if not (math.isfinite(new_cost) and math.isfinite(new_grad_norm)):
+                    status = "nonfinite"
+                    break
+                nit += 1
+                cost_change = abs(new_cost - cost_f)
+                x, cost, grad = step.x, step.cost, step.grad
+                cost_f, grad_norm = new_cost, new_grad_norm
+                records.append((cost_f, grad_norm, float(step.step_size),
+                                time.perf_counter() - start_time))
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(cost=f"{cost_f:.6e}", grad=f"{grad_norm:.2e}", refresh=False)
+                if callback is not None and _callback_stops(callback, x, cost_f, grad_norm, nit):
+                    status = "callback"
+                    break
+                if step.step_size <= self.step_tolerance:
+                    status = "step_tolerance"
+                elif self.cost_tolerance > 0 and cost_change <= self.cost_tolerance * max(1.0, abs(cost_f)):
+                    status = "cost_tolerance"
+        except KeyboardInterrupt:
+            status = "interrupted"
+        finally:
+            if bar is not None:
+                bar.close()
+
+        return OptimizeResult(
+            x=x,
+            fun=cost_f,
+            grad_norm=grad_norm,
+            nit=nit,
+            nfev=problem.n_cost_evaluations - nfev0,
+            ngev=problem.n_gradient_evaluations - ngev0,
+            time=time.perf_counter() - start_time,
+            status=status,
+            message=STATUS_MESSAGES[status],
+            success=status in SUCCESS_STATUSES,
+            history=make_history(records),
+        )
+
+    def _check_stop(self, nit, grad_norm, grad_norm0, start_time):
+        if grad_norm <= self.gradient_tolerance:
+            return "gradient_tolerance"
+        if grad_norm <= self.relative_gradient_tolerance * grad_norm0:
+            return "gradient_tolerance"
+        if nit >= self.max_iterations:
+            return "max_iterations"
+        if time.perf_counter() - start_time >= self.max_time:
+            return "max_time"
+        return None
+
+
+def _callback_stops(callback, x, cost, grad_norm, nit):
+    intermediate = OptimizeResult(x=x, fun=cost, grad_norm=grad_norm, nit=nit)
+    try:
+        return bool(callback(intermediate))
+    except StopIteration:
+        return True
+
+
+def _progress_bar(total):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="orthopt", unit="it", leave=False)
