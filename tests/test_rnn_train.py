@@ -35,6 +35,7 @@ def _final_arrays(out):
     ("projunn-t", {"approximation": "lsi", "rank": 2}),
     ("rgd", {"optimizer": "adam"}),
     ("vfield", {"lr_decay": 0.5, "lr_decay_every": 4, "clip": 0.5}),
+    ("scornn", {"field": "complex"}),
 ])
 def test_resume_equals_uninterrupted_run(tmp_path, method, extra):
     config = TrainConfig(method=method, iterations=12, **TINY, **extra)

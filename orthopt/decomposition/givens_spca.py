@@ -22,14 +22,17 @@ With Y = AX kept up to date, the smooth part restricted to the pair is a
 trigonometric polynomial of degree 2 in θ (constant, cos θ, sin θ, cos 2θ,
 sin 2θ; the coefficients are inner products of u, v, Y_i, Y_j and A_ii, A_jj,
 A_ij). The ℓ1 part is α Σ_k |c u_k + s v_k| + |−s u_k + c v_k|: it has
-kinks at the 2r angles where one of the two new entries vanishes — exactly
+kinks at the 4r angles where one of the two new entries vanishes — exactly
 the angles that create zeros — and between kinks the signs are fixed, so it
-only adds to the cos θ and sin θ coefficients. On each of the ≤ 2r arcs F is
+only adds to the cos θ and sin θ coefficients. On each of the ≤ 4r arcs F is
 then a degree-2 trigonometric polynomial whose stationary points are the
 unit-modulus roots of a quartic in z = e^{iθ} (solved for all arcs at once as
 eigenvalues of 4 × 4 companion matrices). The global minimum over θ is
 among the kinks and those roots; F is evaluated at all of them (O(r²) work
-per pair) and the best is taken. F has period π in θ.
+per pair) and the best is taken. θ ranges over the whole circle [−π, π):
+the period is 2π, not π, because rows i and j interact with the other rows
+through A (the cos θ, sin θ terms), so θ = ±π/2 (a swap with a sign) and
+θ = π (both rows negated) are genuinely different moves.
 
 Choosing the pairs (Gauss–Southwell)
 ------------------------------------
@@ -73,8 +76,8 @@ _HALF_PI = math.pi / 2
 
 
 def _wrap(theta):
-    """Map angles to [−π/2, π/2) (F has period π in θ)."""
-    return np.mod(theta + _HALF_PI, math.pi) - _HALF_PI
+    """Map angles to [−π, π)."""
+    return np.mod(theta + math.pi, 2 * math.pi) - math.pi
 
 
 def _pair_cost_change(theta, u, v, p1, p2, a2, b2, alpha):
@@ -107,7 +110,7 @@ def rotation_line_search(u, v, y_i, y_j, a_ii, a_jj, a_ij, alpha):
     Returns
     -------
     theta : float
-        The best angle in [−π/2, π/2) (0 when no angle decreases F).
+        The best angle in [−π, π) (0 when no angle decreases F).
     delta : float
         F(θ) − F(0) ≤ 0.
     """
@@ -122,13 +125,13 @@ def rotation_line_search(u, v, y_i, y_j, a_ii, a_jj, a_ij, alpha):
 
     nonzero = (u != 0) | (v != 0)
     phi = np.arctan2(v[nonzero], u[nonzero])
-    # kinks: c u_k + s v_k = 0 at θ = φ_k + π/2, −s u_k + c v_k = 0 at θ = φ_k
-    kinks = np.sort(_wrap(np.concatenate([phi, phi + _HALF_PI])))
+    # kinks: c u_k + s v_k = 0 at θ = φ_k ± π/2, −s u_k + c v_k = 0 at θ = φ_k, φ_k + π
+    kinks = np.sort(_wrap(np.concatenate([phi, phi + _HALF_PI, phi + math.pi, phi - _HALF_PI])))
     candidates = [np.zeros(1), kinks]
     if kinks.size:
         mids = np.empty(kinks.size)
         mids[:-1] = 0.5 * (kinks[:-1] + kinks[1:])
-        mids[-1] = 0.5 * (kinks[-1] + kinks[0] + math.pi)
+        mids[-1] = 0.5 * (kinks[-1] + kinks[0] + 2 * math.pi)
     else:
         mids = np.zeros(1)
     c = np.cos(mids)[:, None]
@@ -289,7 +292,16 @@ def givens_spca(
             theta, delta = rotation_line_search(
                 u, v, y[i], y[j], diag[i], diag[j], amat[i, j], alpha
             )
-            if delta >= -eps * max(1.0, abs(fun)):
+            # accept any decrease above the rounding level of this pair's terms
+            # (F itself is much larger: comparing with eps·|F| would stall at
+            # descent rates ~ √eps)
+            # (the smooth part of delta is evaluated in a form whose error is
+            # proportional to |θ|; the ℓ1 part is a difference of sums)
+            floor = 8 * eps * (
+                alpha * (np.sum(np.abs(u)) + np.sum(np.abs(v)))
+                + abs(theta) * (np.abs(y[i]) @ np.abs(u) + np.abs(y[j]) @ np.abs(v))
+            )
+            if delta >= -floor:
                 continue
             c, s = math.cos(theta), math.sin(theta)
             new_u = c * u + s * v

@@ -66,8 +66,10 @@ class SpecialOrthogonal(Stiefel):
         xp, dtype = self._target(dtype, like)
         q, _ = qr_positive(self._gaussian(self.point_shape, rng, xp, dtype, like))
         # flip the first column where det = −1: O(n)⁻ → SO(n) preserves Haar measure
-        sign = xp.where(xp.linalg.det(q) < 0, -1.0, 1.0)
-        first = q[..., :, :1] * xp.astype(sign, q.dtype)
+        det = xp.linalg.det(q)
+        # xp.where with two Python scalars is not array-API (array-api-strict rejects it)
+        sign = xp.where(det < 0, -xp.ones_like(det), xp.ones_like(det))
+        first = q[..., :, :1] * sign[..., None, None]
         return xp.concat([first, q[..., :, 1:]], axis=-1)
 
     def check_point(self, x, atol=None):
@@ -87,7 +89,8 @@ class SpecialOrthogonal(Stiefel):
         """The nearest rotation to x: u diag(1, …, 1, det(u vᵀ)) vᵀ from x = u s vᵀ."""
         xp = get_namespace(x)
         u, _, vh = xp.linalg.svd(x, full_matrices=False)
-        sign = xp.astype(xp.where(xp.linalg.det(u @ vh) < 0, -1.0, 1.0), x.dtype)
+        det = xp.linalg.det(u @ vh)
+        sign = xp.where(det < 0, -xp.ones_like(det), xp.ones_like(det))
         last = u[..., :, -1:] * sign[..., None, None]
         u = xp.concat([u[..., :, :-1], last], axis=-1)
         return u @ vh

@@ -46,7 +46,8 @@ class RiemannianGradientDescent(Solver):
         The step-size rule (see the module docstring).
     step_size : float, optional
         The step for ``step="fixed"`` (required there); the first trial step
-        for the others (default 1/‖grad f(x₀)‖, a step of unit length).
+        for the others (default 1/‖grad f(x₀)‖, a step of unit length); the
+        learning rate of :meth:`step` (required there).
     sufficient_decrease : float, default 1e-4
         Armijo constant c.
     contraction : float, default 0.5
@@ -108,11 +109,17 @@ class RiemannianGradientDescent(Solver):
 
         alpha0 = self._initial_step(manifold, x, grad, grad_norm, state)
         reference = state["reference"] if self.step == "bb" else to_float(cost)
+        # BB trial steps are accepted at once most of the time, so evaluate the
+        # gradient together with the cost at each trial and never twice.
         search = backtracking(problem, x, -grad, -grad_norm2, reference, alpha0,
-                              self.sufficient_decrease, self.contraction)
+                              self.sufficient_decrease, self.contraction,
+                              gradient=self.step == "bb")
         if search.status is not None:
             return Step(x, cost, grad, 0.0, status=search.status)
-        cost_new, grad_new = problem.cost_and_riemannian_gradient(search.x)
+        if search.grad is not None:
+            cost_new, grad_new = search.cost, search.grad
+        else:
+            cost_new, grad_new = problem.cost_and_riemannian_gradient(search.x)
         state["alpha"] = search.step
         state["previous"] = (x, grad)
         state["k"] += 1
@@ -122,6 +129,17 @@ class RiemannianGradientDescent(Solver):
             state["reference"] = (eta * q * state["reference"] + to_float(cost_new)) / q_new
             state["weight"] = q_new
         return Step(search.x, cost_new, grad_new, search.step * grad_norm)
+
+    def _step(self, manifold, x, euclidean_gradient, state):
+        """Stochastic update x ← R_x(−lr·P_x(g)) with lr = ``step_size``."""
+        if self.step_size is None:
+            raise ValueError(
+                "RiemannianGradientDescent.step needs a learning rate: construct it with "
+                "step_size=... (e.g. RiemannianGradientDescent(step='fixed', step_size=1e-2))"
+            )
+        grad = manifold.euclidean_to_riemannian_gradient(x, euclidean_gradient)
+        state["iteration"] = state.get("iteration", 0) + 1
+        return manifold.retraction(x, -self.step_size * grad), state
 
     def _initial_step(self, manifold, x, grad, grad_norm, state):
         if state["alpha"] is None:

@@ -13,6 +13,26 @@ applies the stopping rules, records the history, calls the user's callback,
 shows a progress bar, and guarantees that whatever happens — a non-finite
 cost, a failed line search, Ctrl-C — the result holds the last good iterate
 and a status that says why the run stopped.
+
+Stochastic steps (training loops)
+---------------------------------
+Every solver also offers :meth:`Solver.step`, one update from a Euclidean
+gradient the caller computed (typically on a minibatch)::
+
+    solver = RiemannianGradientDescent(step="fixed", step_size=1e-2)
+    state = None
+    for batch in batches:
+        g = euclidean_gradient(w, batch)          # ∂loss/∂w, shape of w
+        w, state = solver.step(w, g, state)       # stays on the manifold
+
+A subclass implements one hook, ``_step(manifold, x, euclidean_gradient,
+state) -> (x_new, state)``, where ``state`` is a dict that starts empty
+(``{}``) on the first call and is handed back unchanged in structure on the
+next (momentum buffers, running averages, step counters). The manifold is
+the one given to the constructor (``manifold=``) or, when None, inferred
+once from the first x by :func:`orthopt.optim.minimize.infer_manifold` and
+cached (inference computes a determinant for square matrices, which a
+training loop should not pay every step).
 """
 
 from __future__ import annotations
@@ -74,13 +94,35 @@ class Solver:
         Stop when |f_k − f_{k−1}| ≤ cost_tolerance · max(1, |f_k|).
     verbose : bool, default False
         Show a tqdm progress bar with the cost and gradient norm.
+    manifold : Manifold, optional
+        The manifold of :meth:`step` (stochastic updates). :meth:`run` always
+        uses ``problem.manifold``. Default: inferred from the first point
+        passed to :meth:`step`.
     """
 
     def __init__(self, max_iterations=1000, max_time=math.inf, gradient_tolerance=1e-6,
                  relative_gradient_tolerance=0.0, step_tolerance=1e-12, cost_tolerance=0.0,
-                 verbose=False):
+                 verbose=False, manifold=None):
         if max_iterations < 0:
             raise ValueError(f"max_iterations must be ≥ 0, got {max_iterations}")
+        if not max_time > 0:
+            raise ValueError(f"max_time must be positive (seconds), got {max_time}")
+        for name, value in (("gradient_tolerance", gradient_tolerance),
+                            ("relative_gradient_tolerance", relative_gradient_tolerance),
+                            ("step_tolerance", step_tolerance),
+                            ("cost_tolerance", cost_tolerance)):
+            if not value >= 0:
+                raise ValueError(f"{name} must be ≥ 0, got {value}")
+        if manifold is not None:
+            from ..manifolds.base import Manifold
+
+            if not isinstance(manifold, Manifold):
+                raise TypeError(
+                    f"manifold must be an orthopt manifold (Stiefel, SpecialOrthogonal, "
+                    f"Unitary), got {type(manifold).__name__}"
+                )
+        self.manifold = manifold
+        self._inferred_manifold = None
         self.max_iterations = int(max_iterations)
         self.max_time = float(max_time)
         self.gradient_tolerance = float(gradient_tolerance)
@@ -96,6 +138,68 @@ class Solver:
 
     def _iterate(self, problem, x, cost, grad, state):  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def _step(self, manifold, x, euclidean_gradient, state):
+        """One stochastic update; see :meth:`step`. Subclasses override this."""
+        raise NotImplementedError(
+            f"{type(self).__name__} has no stochastic step; use RiemannianSGD, "
+            f"RiemannianRMSprop or RiemannianGradientDescent(step='fixed', step_size=...)"
+        )
+
+    # -- stochastic interface ----------------------------------------------------
+
+    def step(self, x, euclidean_gradient, state=None):
+        """One update from a (minibatch) Euclidean gradient, for training loops.
+
+        Parameters
+        ----------
+        x : array, shape (n, p)
+            The current point, on the manifold.
+        euclidean_gradient : array, shape (n, p)
+            ∇f(x) in the ambient space (for complex x: ∂f/∂Re x + i ∂f/∂Im x),
+            e.g. from backpropagation on a minibatch. Not modified.
+        state : dict or None
+            None on the first call; afterwards the state this method returned.
+
+        Returns
+        -------
+        x_new : array, shape (n, p)
+            The updated point, on the manifold, same dtype and device as x.
+        state : dict
+            Pass it to the next call.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from orthopt.optim import RiemannianGradientDescent
+        >>> A = np.diag(np.arange(1.0, 6.0))
+        >>> solver = RiemannianGradientDescent(step="fixed", step_size=0.1)
+        >>> x, state = np.eye(5)[:, :2], None
+        >>> for _ in range(200):
+        ...     x, state = solver.step(x, -2 * A @ x, state)   # max tr(xᵀAx)
+        >>> round(float(np.trace(x.T @ A @ x)), 6)
+        9.0
+        """
+        if tuple(getattr(euclidean_gradient, "shape", ())) != tuple(getattr(x, "shape", ())):
+            raise ValueError(
+                f"euclidean_gradient has shape {tuple(getattr(euclidean_gradient, 'shape', ()))} "
+                f"but x has shape {tuple(getattr(x, 'shape', ()))}; pass ∂f/∂x with the shape of x"
+            )
+        manifold = self._step_manifold(x)
+        if state is None:
+            state = {}
+        return self._step(manifold, x, euclidean_gradient, state)
+
+    def _step_manifold(self, x):
+        """The manifold of :meth:`step`: the constructor's, or inferred once from x."""
+        if self.manifold is not None:
+            return self.manifold
+        cached = self._inferred_manifold
+        if cached is None or cached.point_shape != tuple(x.shape[-2:]):
+            from .minimize import infer_manifold
+
+            cached = self._inferred_manifold = infer_manifold(x)
+        return cached
 
     # -- the loop ----------------------------------------------------------------
 

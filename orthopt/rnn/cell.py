@@ -49,7 +49,6 @@ import math
 import numpy as np
 
 from ..backend import (
-    asarray_like,
     conj_transpose,
     default_rng,
     device_of,

@@ -34,7 +34,7 @@ import time
 
 import numpy as np
 
-from ..backend import asarray_like, get_namespace, to_float
+from ..backend import device_of, get_namespace, to_float
 from . import cell
 from .checkpoint import load_checkpoint, save_checkpoint
 from .losses import accuracy, cross_entropy, mean_squared_error
@@ -150,6 +150,7 @@ class _SigintFlag:
 
     def __init__(self):
         self.requested = False
+        self.shielded = False  # while the final checkpoint is written, Ctrl-C is noted only
         self._previous = None
 
     def __enter__(self):
@@ -160,7 +161,7 @@ class _SigintFlag:
         return self
 
     def _handle(self, signum, frame):
-        if self.requested:
+        if self.requested and not self.shielded:
             raise KeyboardInterrupt
         self.requested = True
 
@@ -253,7 +254,7 @@ class Trainer:
         def move(a):
             if a.ndim == 0 and a.dtype.kind in "iu":
                 return int(a)
-            return asarray_like(a, self.like, dtype=a.dtype) if self.like is not None else a
+            return self._to_device(a, real=False)
 
         self.params = {k[6:]: move(v) for k, v in arrays.items() if k.startswith("param/")}
         self.optimizer.load_state_dict({k[4:]: move(v) for k, v in arrays.items()
@@ -277,9 +278,12 @@ class Trainer:
         return base
 
     def _to_device(self, a, real=True):
+        """Host array → the run's namespace and device (real data in the run's dtype)."""
+        a = np.asarray(a, dtype=self.dtype) if real else np.asarray(a)
         if self.like is None:
             return a
-        return asarray_like(a, self.like, dtype=self.dtype if real else np.asarray(a).dtype)
+        xp = get_namespace(self.like)
+        return xp.asarray(a, device=device_of(self.like))
 
     def _accuracy(self, out, y):
         if self.task.loss != "cross_entropy":
@@ -400,17 +404,18 @@ class Trainer:
 
             bar = tqdm(total=c.iterations, initial=self.iteration, desc=f"{c.method} {c.task}",
                        dynamic_ncols=True)
-        try:
-            with _SigintFlag() as sigint:
+        with _SigintFlag() as sigint:
+            try:
                 while self.iteration < c.iterations:
                     in_step = True
                     record = self.step()
                     in_step = False
                     if not math.isfinite(record["loss"]):
                         status = "nonfinite"
-                        message = (f"loss became {record['loss']} at iteration {record['iteration']}; "
-                                   "stopped before updating. The last checkpoint (if any) is kept: "
-                                   "lower --lr/--orth-lr or set --clip, then --resume")
+                        message = (f"loss became {record['loss']} at iteration "
+                                   f"{record['iteration']}; stopped before updating. The last "
+                                   "checkpoint (if any) is kept: lower --lr/--orth-lr or set "
+                                   "--clip, then --resume")
                         break
                     if c.eval_every and (self.iteration % c.eval_every == 0
                                          or self.iteration == c.iterations):
@@ -425,23 +430,24 @@ class Trainer:
                         self.callback(self.iteration, record)
                     if sigint.requested:
                         raise KeyboardInterrupt
-        except KeyboardInterrupt:
-            # raised only between iterations (Ctrl-C sets a flag checked above), so the state
-            # is that of a completed iteration and resumes exactly
-            status = "interrupted"
-            message = (f"interrupted at iteration {self.iteration}; checkpoint written, "
-                       "continue with --resume")
-            if in_step:  # a second Ctrl-C inside an iteration: the weights may be half-updated
-                status = "aborted"
-                message = ("aborted inside an iteration; the last periodic checkpoint is kept, "
+            except KeyboardInterrupt:
+                # Ctrl-C only sets a flag checked between iterations, so the state is that of
+                # a completed iteration and resumes exactly
+                status = "interrupted"
+                message = (f"interrupted at iteration {self.iteration}; checkpoint written, "
                            "continue with --resume")
-        finally:
-            if bar is not None:
-                bar.close()
-            if files is not None:
-                files[0].close(), files[1].close()
-        if status in ("finished", "interrupted"):
-            self.save()
+                if in_step:  # a second Ctrl-C inside an iteration: weights may be half-updated
+                    status = "aborted"
+                    message = ("aborted inside an iteration; the last periodic checkpoint is "
+                               "kept, continue with --resume")
+            finally:
+                if bar is not None:
+                    bar.close()
+                if files is not None:
+                    files[0].close(), files[1].close()
+            sigint.shielded = True
+            if status in ("finished", "interrupted"):
+                self.save()
         if status == "finished" and self.out is not None:
             self.plot()
         eval_loss, eval_acc = (None, None)

@@ -1,0 +1,249 @@
+r"""Riemannian nonlinear conjugate gradients.
+
+The iteration (Absil, Mahony & Sepulchre 2008, §8.3; Sato 2021)
+
+    x_{k+1} = R_{x_k}(α_k d_k),
+    d_{k+1} = −g_{k+1} + β_{k+1} T(d_k),
+
+with g_k = grad f(x_k) and T the vector transport by projection onto the new
+tangent space (T(v) = P_{x_{k+1}}(v)): on a manifold d_k and g_{k+1} live in
+different tangent spaces, so the old direction is carried over first. With
+ĝ = T(g_k), d̂ = T(d_k) and y = g_{k+1} − ĝ the choices of β are
+
+========  ===============================================================
+``"fr"``  Fletcher–Reeves  ⟨g_{k+1}, g_{k+1}⟩ / ⟨g_k, g_k⟩
+``"pr"``  Polak–Ribière+   max(0, ⟨g_{k+1}, y⟩ / ⟨g_k, g_k⟩)
+``"hs"``  Hestenes–Stiefel+ max(0, ⟨g_{k+1}, y⟩ / ⟨d̂, y⟩)
+``"hz"``  Hager–Zhang      max(β^HZ, η_k), β^HZ = ⟨y − 2d̂‖y‖²/⟨d̂, y⟩, g_{k+1}⟩ / ⟨d̂, y⟩,
+                           η_k = −1 / (‖d̂‖ min(η, ‖g_k‖)), η = 0.01
+========  ===============================================================
+
+Truncating PR and HS at zero (Powell's "+" rule, Gilbert & Nocedal 1992)
+restarts them automatically when they would otherwise cycle; the lower bound
+η_k of Hager & Zhang (2005) keeps their β from being too negative while
+preserving the sufficient-descent property.
+
+Restarts. The direction is reset to −g_{k+1} when d_{k+1} is not a descent
+direction (⟨g_{k+1}, d_{k+1}⟩ ≥ −10⁻¹⁰‖g‖‖d‖; possible with a line search
+that does not satisfy the strong Wolfe conditions with a small c₂), and every
+``restart_every`` iterations (conjugacy fades: the method works with a
+quadratic model whose basis drifts).
+
+Line search. ``"wolfe"`` (default) asks for the strong Wolfe conditions, which
+guarantee descent for FR with c₂ < ½ and make β well informed; each trial
+returns the gradient too, so an iteration whose first trial is accepted costs
+exactly one cost-and-gradient evaluation. ``"armijo"`` backtracks on the cost
+alone. The first trial is α_{k−1}·⟨g_{k−1}, d_{k−1}⟩ / ⟨g_k, d_k⟩ (Nocedal &
+Wright 2006, eq. 3.60): it assumes the first-order change of the cost along
+consecutive search directions is the same, which is accurate for CG where
+the directions change slowly.
+
+References
+----------
+Absil, Mahony & Sepulchre (2008), Optimization Algorithms on Matrix
+Manifolds, Princeton. Hager & Zhang (2005), SIAM J. Optim. 16(1); (2006),
+Pacific J. Optim. 2(1) (the survey of β formulas). Nocedal & Wright (2006),
+Numerical Optimization, ch. 5. Ring & Wirth (2012), SIAM J. Optim. 22(2).
+Sato (2021), Riemannian Optimization and Its Applications, Springer.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ..backend import to_float
+from .line_search import backtracking, strong_wolfe
+from .solver import Solver, Step
+
+__all__ = ["RiemannianConjugateGradient"]
+
+#: default c₂ of the strong-Wolfe search per β rule
+_DEFAULT_CURVATURE = {"fr": 0.1, "pr": 0.1, "hs": 0.1, "hz": 0.1}
+
+
+class RiemannianConjugateGradient(Solver):
+    """Nonlinear conjugate gradients on a manifold, transport by projection.
+
+    Parameters
+    ----------
+    beta : {"hz", "pr", "hs", "fr"}, default "hz"
+        The conjugacy rule (see the module docstring): Hager–Zhang,
+        Polak–Ribière+, Hestenes–Stiefel+ or Fletcher–Reeves.
+    line_search : {"wolfe", "armijo"}, default "wolfe"
+        Strong-Wolfe search (cost and gradient at each trial) or Armijo
+        backtracking (cost only).
+    restart_every : int, optional
+        Reset the direction to −grad every this many iterations; default:
+        never on schedule (only when the direction is not a descent direction).
+    step_size : float, optional
+        First trial step of the first iteration; default 1/‖grad f(x₀)‖ (a
+        step of unit length).
+    sufficient_decrease : float, default 1e-4
+        Armijo constant c₁.
+    curvature : float, default 0.1
+        c₂ of the strong-Wolfe search.
+    contraction : float, default 0.5
+        Backtracking factor of the Armijo search.
+    hz_eta : float, default 0.01
+        η of the Hager–Zhang lower bound.
+    **stopping
+        Stopping rules, ``verbose`` and ``manifold``, see
+        :class:`~orthopt.optim.solver.Solver`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from orthopt.manifolds import Stiefel
+    >>> from orthopt.optim import Problem, RiemannianConjugateGradient
+    >>> A = np.diag(np.arange(1.0, 11.0))
+    >>> problem = Problem(Stiefel(10, 3), lambda x: -np.trace(x.T @ A @ x),
+    ...                   euclidean_gradient=lambda x: -2 * A @ x)
+    >>> res = RiemannianConjugateGradient(beta="hz").run(problem, rng=0)
+    >>> round(res.fun, 6)
+    -27.0
+    """
+
+    BETAS = ("hz", "pr", "hs", "fr")
+    LINE_SEARCHES = ("wolfe", "armijo")
+
+    def __init__(self, beta="hz", line_search="wolfe", restart_every=None, step_size=None,
+                 sufficient_decrease=1e-4, curvature=None, contraction=0.5, hz_eta=0.01,
+                 **stopping):
+        super().__init__(**stopping)
+        if beta not in self.BETAS:
+            raise ValueError(
+                f"unknown beta {beta!r}; valid: {', '.join(repr(b) for b in self.BETAS)}"
+            )
+        if line_search not in self.LINE_SEARCHES:
+            raise ValueError(
+                f"unknown line_search {line_search!r}; valid: "
+                f"{', '.join(repr(s) for s in self.LINE_SEARCHES)}"
+            )
+        if restart_every is not None and not (int(restart_every) == restart_every
+                                               and restart_every >= 1):
+            raise ValueError(f"restart_every must be a positive integer or None, "
+                             f"got {restart_every!r}")
+        if step_size is not None and not step_size > 0:
+            raise ValueError(f"step_size must be positive, got {step_size}")
+        if not 0 < sufficient_decrease < 0.5:
+            raise ValueError(f"sufficient_decrease must be in (0, 0.5), got {sufficient_decrease}")
+        if curvature is None:
+            curvature = _DEFAULT_CURVATURE[beta]
+        if not sufficient_decrease < curvature < 1:
+            raise ValueError(
+                f"curvature must be in (sufficient_decrease, 1) = ({sufficient_decrease}, 1), "
+                f"got {curvature}"
+            )
+        if not 0 < contraction < 1:
+            raise ValueError(f"contraction must be in (0, 1), got {contraction}")
+        if not hz_eta > 0:
+            raise ValueError(f"hz_eta must be positive, got {hz_eta}")
+        self.beta = beta
+        self.line_search = line_search
+        self.restart_every = None if restart_every is None else int(restart_every)
+        self.step_size = step_size
+        self.sufficient_decrease = sufficient_decrease
+        self.curvature = curvature
+        self.contraction = contraction
+        self.hz_eta = hz_eta
+
+    # -- deterministic iteration ---------------------------------------------------
+
+    def _start(self, problem, x, cost, grad):
+        # Everything about the previous iterate that the next direction needs.
+        return {"x": None, "direction": None, "grad": None, "grad_norm2": None, "slope": None,
+                "alpha": None, "since_restart": 0}
+
+    def _iterate(self, problem, x, cost, grad, state):
+        manifold = problem.manifold
+        grad_norm2 = to_float(manifold.inner_product(x, grad, grad))
+        direction, slope = self._direction(manifold, x, grad, grad_norm2, state)
+        alpha0 = self._initial_step(grad_norm2, slope, state)
+        cost_f = to_float(cost)
+
+        if self.line_search == "wolfe":
+            search = strong_wolfe(problem, x, direction, cost_f, slope, alpha0,
+                                  self.sufficient_decrease, self.curvature)
+        else:
+            search = backtracking(problem, x, direction, slope, cost_f, alpha0,
+                                  self.sufficient_decrease, self.contraction, gradient=True)
+        if search.status == "line_search_failed" and state["since_restart"] > 0:
+            # a poor conjugate direction: retry once along −grad before giving up
+            state["since_restart"] = 0
+            direction, slope = -grad, -grad_norm2
+            alpha0 = self._initial_step(grad_norm2, slope, {"alpha": None})
+            search = backtracking(problem, x, direction, slope, cost_f, alpha0,
+                                  self.sufficient_decrease, self.contraction, gradient=True)
+        if search.status is not None:
+            return Step(x, cost, grad, 0.0, status=search.status)
+
+        state.update(x=x, direction=direction, grad=grad, grad_norm2=grad_norm2, slope=slope,
+                     alpha=search.step)
+        direction_norm = math.sqrt(max(to_float(manifold.inner_product(x, direction,
+                                                                       direction)), 0.0))
+        return Step(search.x, search.cost, search.grad, search.step * direction_norm,
+                    extra={"restarted": state["since_restart"] == 0})
+
+    def _direction(self, manifold, x, grad, grad_norm2, state):
+        """d = −g + β T(d_prev), or −g on a restart; returns (d, ⟨g, d⟩)."""
+        previous = state["direction"]
+        restart = previous is None or (
+            self.restart_every is not None and state["since_restart"] >= self.restart_every
+        )
+        if not restart:
+            beta, moved = self._beta(manifold, x, grad, grad_norm2, state)
+            if beta is not None and beta != 0.0:
+                direction = beta * moved - grad
+                slope = to_float(manifold.inner_product(x, grad, direction))
+                d_norm2 = to_float(manifold.inner_product(x, direction, direction))
+                if slope < -1e-10 * math.sqrt(grad_norm2 * d_norm2) and math.isfinite(slope):
+                    state["since_restart"] += 1
+                    return direction, slope
+        state["since_restart"] = 0
+        return -grad, -grad_norm2
+
+    def _beta(self, manifold, x, grad, grad_norm2, state):
+        """β_{k+1} and T(d_k); β is None when a denominator vanishes (restart)."""
+        moved = manifold.transport(state["x"], x, state["direction"])
+        prev_norm2 = state["grad_norm2"]
+        if self.beta == "fr":
+            return (grad_norm2 / prev_norm2 if prev_norm2 > 0 else None), moved
+        y = grad - manifold.transport(state["x"], x, state["grad"])
+        g_y = to_float(manifold.inner_product(x, grad, y))
+        if self.beta == "pr":
+            return (max(0.0, g_y / prev_norm2) if prev_norm2 > 0 else None), moved
+        d_y = to_float(manifold.inner_product(x, moved, y))
+        if not d_y != 0.0:
+            return None, moved
+        if self.beta == "hs":
+            return max(0.0, g_y / d_y), moved
+        # Hager–Zhang: β = (⟨g, y⟩ − 2‖y‖²⟨d̂, g⟩/⟨d̂, y⟩)/⟨d̂, y⟩, bounded below by η_k
+        y_norm2 = to_float(manifold.inner_product(x, y, y))
+        d_g = to_float(manifold.inner_product(x, moved, grad))
+        beta = (g_y - 2.0 * y_norm2 * d_g / d_y) / d_y
+        d_norm = math.sqrt(max(to_float(manifold.inner_product(x, moved, moved)), 0.0))
+        if d_norm > 0:
+            eta_k = -1.0 / (d_norm * min(self.hz_eta, math.sqrt(prev_norm2)))
+            beta = max(beta, eta_k)
+        return beta, moved
+
+    def _initial_step(self, grad_norm2, slope, state):
+        """α₀ = α_prev ⟨g_prev, d_prev⟩ / ⟨g, d⟩ (Nocedal & Wright eq. 3.60)."""
+        if state["alpha"] is None:
+            if self.step_size is not None:
+                return self.step_size
+            return 1.0 / max(math.sqrt(max(-slope, 0.0)), 1e-300)
+        guess = state["alpha"] * state["slope"] / slope
+        if not (math.isfinite(guess) and guess > 0):
+            guess = state["alpha"]
+        return min(max(guess, 1e-20), 1e20)
+
+    # -- stochastic step -------------------------------------------------------------
+
+    def _step(self, manifold, x, euclidean_gradient, state):
+        raise NotImplementedError(
+            "RiemannianConjugateGradient has no stochastic step: conjugacy and line searches "
+            "need exact gradients of one fixed cost. For minibatch training use "
+            "RiemannianSGD(lr=..., momentum=0.9) (momentum is the stochastic analogue of "
+            "the conjugate direction) or RiemannianRMSprop"
+        )
