@@ -439,8 +439,10 @@ def apply_givens(x, i, j, c, s, axis=-2):
     x : array, shape (..., n, p)
     i, j : array of int, shape (m,)
         Disjoint index pairs (no index appears twice across i and j).
-    c : array, shape (m,), real
-    s : array, shape (m,), real or complex
+    c : array, shape (..., m), real
+        Leading dimensions broadcast against those of x (one set of angles
+        per matrix of a stack).
+    s : array, shape (..., m), real or complex
     axis : {-2, -1}
         Rotate rows (-2, the left action) or columns (-1).
 
@@ -474,11 +476,11 @@ def apply_givens(x, i, j, c, s, axis=-2):
     c = xp.astype(c, x.dtype)
     s = xp.astype(s, x.dtype)
     if axis in (-2, x.ndim - 2):
-        c_b, s_b = c[:, None], s[:, None]
+        c_b, s_b = c[..., :, None], s[..., :, None]
         new_i = c_b * xi + s_b * xj
         new_j = -xp.conj(s_b) * xi + c_b * xj
     else:
-        c_b, s_b = c, s
+        c_b, s_b = c[..., None, :], s[..., None, :]
         new_i = xi * c_b + xj * xp.conj(s_b)
         new_j = -xi * s_b + xj * c_b
     if rest.size:

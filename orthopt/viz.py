@@ -35,7 +35,7 @@ def _axes(ax, figsize=(6.0, 4.0)):
 
 
 def plot_convergence(results, labels=None, quantity="grad_norm", optimum=None, ax=None):
-    """Convergence curves of one or several solver runs.
+    r"""Convergence curves of one or several solver runs.
 
     Parameters
     ----------
@@ -44,7 +44,8 @@ def plot_convergence(results, labels=None, quantity="grad_norm", optimum=None, a
         Legend entries (default "run 0", "run 1", ...).
     quantity : {"grad_norm", "cost", "cost_gap"}
         What to plot against the iteration number; "cost_gap" plots
-        (f_k − f*)/|f*| and needs ``optimum`` (one f* per run or a single one).
+        :math:`|f(x_k) - f^*| / |f^*|` and needs ``optimum`` (one
+        :math:`f^*` per run or a single one).
     optimum : float or sequence of float, optional
     ax : matplotlib Axes, optional
 
@@ -169,13 +170,17 @@ def _np(a):
     return to_numpy(a)
 
 
-def _default_view(x, turn=0.0):
-    # camera on the ray through x (turned by ``turn`` degrees about e3), a
-    # little above: x faces the viewer, and with a turn the normal direction
-    # at x is seen from the side
-    azim = np.degrees(np.arctan2(x[1], x[0]))
-    elev = np.degrees(np.arcsin(np.clip(x[2], -1.0, 1.0)))
-    return (float(np.clip(elev + 10.0, 5.0, 45.0)), float(azim + turn))
+def _view_from(direction):
+    # matplotlib camera angles (elev, azim) of a camera on the ray `direction`
+    c = np.asarray(direction, dtype=float)
+    c = c / np.linalg.norm(c)
+    return (float(np.degrees(np.arcsin(np.clip(c[2], -1.0, 1.0)))),
+            float(np.degrees(np.arctan2(c[1], c[0]))))
+
+
+def _unit(a, fallback):
+    norm = np.linalg.norm(a)
+    return a / norm if norm > 1e-12 else np.asarray(fallback, dtype=float)
 
 
 def plot_sphere_tangent(x, v, ax=None, plane_size=0.8, view=None):
@@ -229,7 +234,10 @@ def plot_sphere_tangent(x, v, ax=None, plane_size=0.8, view=None):
     ax.plot(*np.stack([x + pv, x + v]).T, ls="--", color="gray", lw=1.2,
             label=r"normal part $x\,x^\top v$")
     ax.plot([], [], color="gold", lw=8, alpha=0.5, label=r"tangent plane $T_x S^2$")
-    _finish_3d(ax, view=view or _default_view(x, turn=70.0))
+    # camera between x and the normal of the plane spanned by x and P_x(v):
+    # the tangent plane is seen obliquely and all three arrows at full length
+    side = _unit(np.cross(x, pv), np.cross(x, [0.0, 0.0, 1.0]) + [1e-3, 0, 0])
+    _finish_3d(ax, view=view or _view_from(0.9 * x + side + 0.3 * np.array([0, 0, 1.0])))
     ax.legend(loc="upper left", fontsize=8, framealpha=0.9)
     return ax
 
@@ -243,10 +251,19 @@ def _retraction_curves(manifold_factory, x, v, names, t):
 
 
 def _body():
-    # a small "airplane": nose along e1, wings along ±e2, fin along e3
-    return np.array([[1.0, 0.0, 0.0], [-0.4, 0.35, 0.0], [-0.25, 0.0, 0.0],
-                     [-0.4, -0.35, 0.0], [1.0, 0.0, 0.0], [-0.25, 0.0, 0.0],
-                     [-0.4, 0.0, 0.3], [1.0, 0.0, 0.0]])
+    # a paper plane near the sphere: nose at e1, wings spanning e2, fin along e3;
+    # returns two triangles (wing, fin) as 3×3 arrays of column points
+    nose, left, right = [1.0, 0.0, 0.0], [0.35, 0.45, 0.0], [0.35, -0.45, 0.0]
+    tail, fin = [0.35, 0.0, 0.0], [0.35, 0.0, 0.35]
+    return [np.array([nose, left, right]).T, np.array([nose, tail, fin]).T]
+
+
+def _draw_body(ax, rotation, color, alpha):
+    from mpl_toolkits.mplot3d.art3d import Poly3DCollection
+
+    faces = [(rotation @ tri).T for tri in _body()]
+    ax.add_collection3d(Poly3DCollection(faces, facecolor=color, edgecolor=color,
+                                         alpha=alpha, linewidths=1.0))
 
 
 def plot_retractions(x, v, retractions=None, t_max=1.5, num=7, ax=None, view=None):
@@ -259,12 +276,12 @@ def plot_retractions(x, v, retractions=None, t_max=1.5, num=7, ax=None, view=Non
       the great circle through x in the direction v; they differ in *speed*,
       which the markers at t = 0, t_max/(num−1), …, t_max make visible. Each
       curve is drawn on its own thin layer just above the sphere (radius
-      1 + 0.03k) so that curves on the same great circle stay visible.
+      1 + 0.02k) so that curves on the same great circle stay visible.
     * x of shape (3, 3) — a rotation in SO(3) acting on a body: the body
-      (an arrow-shaped "airplane" with nose e₁) is drawn in its start pose
-      x and in the pose exp_x(t_max v), and the path of its nose R_x(tv)e₁
-      is traced for each retraction. Here the retractions follow different
-      paths.
+      (a paper plane with its nose at e₁) is drawn in its start pose x
+      (gray) and in the end pose R_x(t_max v) of each retraction (its
+      color), and the path of its nose R_x(tv)e₁ is traced. Here the
+      retractions follow different paths.
 
     Parameters
     ----------
@@ -316,7 +333,7 @@ def plot_retractions(x, v, retractions=None, t_max=1.5, num=7, ax=None, view=Non
             marker = style.pop("marker")
             # one thin layer above the sphere per curve, so that curves
             # running along the same great circle do not hide each other
-            lift = 1.0 + 0.03 * k
+            lift = 1.0 + 0.02 * k
             pts = lift * np.hstack(lines[name])
             ax.plot(*pts, label=("geodesic exp" if name == "exp" else name), **style)
             mk = lift * np.hstack(marks[name])
@@ -325,28 +342,30 @@ def plot_retractions(x, v, retractions=None, t_max=1.5, num=7, ax=None, view=Non
         ax.text(*(1.1 * xs[:, 0]), "  $x$", fontsize=12)
         ax.quiver(*xs[:, 0], *vs[:, 0], color="C4", lw=2, arrow_length_ratio=0.15,
                   label="$v$")
-        _finish_3d(ax, view=view or _default_view(xs[:, 0]))
+        # camera on the normal of the great circle, tilted toward x
+        normal = _unit(np.cross(xs[:, 0], vs[:, 0]), [0.0, 0.0, 1.0])
+        _finish_3d(ax, view=view or _view_from(normal + 0.7 * xs[:, 0]))
     elif x_np.shape == (3, 3):
         def factory(name):
             return SpecialOrthogonal(3, retraction=name)
 
         vs = factory("exp").projection(x_np, v_np)
-        body = _body().T
-        start = x_np @ body
         _draw_sphere(ax, alpha=0.06)
-        ax.plot(*start, color="gray", lw=1.8, label="body at $x$")
+        _draw_body(ax, x_np, "gray", 0.35)
+        ax.plot([], [], color="gray", lw=6, alpha=0.5, label="body at $x$")
         lines = _retraction_curves(factory, x_np, vs, names, t_line)
         for name in names:
             style = dict(_RETRACTION_STYLES[name])
             marker = style.pop("marker")
             nose = np.stack([r[:, 0] for r in lines[name]], axis=1)
             label = "geodesic exp" if name == "exp" else name
-            ax.plot(*nose, label=f"{label}: path of the nose", **style)
+            ax.plot(*nose, label=label, **style)
             ax.scatter(*nose[:, -1], marker=marker, color=style["color"], s=30,
                        depthshade=False)
-        end = lines["exp"][-1] @ body
-        ax.plot(*end, color="black", lw=1.8, label=r"body at $\exp_x(t_{max} v)$")
-        _finish_3d(ax, limit=1.1, view=view or _default_view(x_np[:, 0], turn=-40.0))
+            _draw_body(ax, lines[name][-1], style["color"], 0.18)
+        start, end = x_np[:, 0], lines["exp"][-1][:, 0]
+        normal = _unit(np.cross(start, end), [0.0, 0.0, 1.0])
+        _finish_3d(ax, limit=1.1, view=view or _view_from(normal + 0.4 * (start + end)))
     else:
         raise ValueError(
             f"x must be a point of S² (shape (3, 1)) or of SO(3) (shape (3, 3)), "
@@ -360,7 +379,7 @@ def plot_unit_circle(W, labels=None, ax=None):
     r"""Eigenvalues of one or several square matrices in the complex plane.
 
     The eigenvalues of an orthogonal or unitary matrix lie on the unit circle
-    |λ| = 1 (‖Wz‖ = ‖z‖ for every z, in particular for eigenvectors), which is
+    :math:`|\lambda| = 1` (‖Wz‖ = ‖z‖ for every z, in particular for eigenvectors), which is
     why powers W^t neither grow nor decay. A free matrix spreads them inside
     and outside the circle.
 
@@ -408,7 +427,7 @@ def plot_loadings(components, feature_names, ax=None, title=None, vmax=None,
                   annotate=True, zero_tol=1e-8):
     r"""Heat map of PCA loadings: one row per component, one column per feature.
 
-    Exact zeros (|value| ≤ ``zero_tol``) are left white, so sparsity patterns
+    Exact zeros (absolute value ≤ ``zero_tol``) are left white, so sparsity patterns
     of different methods can be compared side by side.
 
     Parameters
@@ -419,7 +438,7 @@ def plot_loadings(components, feature_names, ax=None, title=None, vmax=None,
     ax : matplotlib Axes, optional
     title : str, optional
     vmax : float, optional
-        Color scale limit (default: the largest |loading|); pass the same value
+        Color scale limit (default: the largest absolute loading); pass the same value
         to several plots to compare them.
     annotate : bool, default True
         Write the value in each nonzero cell.

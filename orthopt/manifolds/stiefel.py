@@ -160,13 +160,12 @@ class Stiefel(Manifold):
         if self.p == self.n:
             return x @ expm(a)
         s = conj_transpose(v) @ v
-        ident = eye_like(a)
-        zero = xp.zeros_like(a)
+        ident = _batched_eye(a)
         block = xp.concat(
             [xp.concat([a, -s], axis=-1), xp.concat([ident, a], axis=-1)], axis=-2
         )
         first_columns = expm(block)[..., :, : self.p]
-        return xp.concat([x, v], axis=-1) @ (first_columns @ expm(-a + zero))
+        return xp.concat([x, v], axis=-1) @ (first_columns @ expm(-a))
 
     def _retract_exp(self, x, v):
         return self.exp(x, v)
@@ -217,7 +216,7 @@ class Stiefel(Manifold):
             return 2 * xp.linalg.solve(eye_like(w) - w / 2, x) - x
         # Wen–Yin: R = x + U (I − ½VᴴU)⁻¹ Vᴴx with U = [Pv, x], V = [x, −Pv].
         # For orthonormal x: xᴴPv = ½xᴴv, Vᴴx = [I; −½(xᴴv)ᴴ].
-        ident = eye_like(xh_v)
+        ident = _batched_eye(xh_v)
         half = xh_v / 2
         pv_gram = conj_transpose(pv) @ pv
         m = xp.concat(
@@ -232,11 +231,6 @@ class Stiefel(Manifold):
         return x + xp.concat([pv, x], axis=-1) @ coeffs
 
     def _retract_givens(self, x, v):
-        if x.ndim != 2:
-            raise NotImplementedError(
-                "the Givens retraction acts on one point at a time; loop over the batch "
-                "or choose retraction='qr', 'polar', 'cayley' or 'exp'"
-            )
         xp = get_namespace(x, v)
         xh_v = conj_transpose(x) @ v
         pv = v - x @ xh_v / 2
@@ -247,7 +241,7 @@ class Stiefel(Manifold):
         # and the generator is w̃ = b aᴴ − a bᴴ with a = [I; 0], b = [½xᴴv; qᴴv].
         q, _ = qr_positive(v - x @ xh_v)
         b = xp.concat([xh_v / 2, conj_transpose(q) @ v], axis=-2)
-        a = xp.concat([eye_like(xh_v), xp.zeros_like(xh_v)], axis=-2)
+        a = xp.concat([_batched_eye(xh_v), xp.zeros_like(xh_v)], axis=-2)
         w = b @ conj_transpose(a) - a @ conj_transpose(b)
         rotated = _givens_sweep(w, a)
         return xp.concat([x, q], axis=-1) @ rotated
@@ -276,17 +270,22 @@ class Stiefel(Manifold):
         return q
 
 
+def _batched_eye(a):
+    """Identity matrices of a's shape (..., m, m), dtype and device."""
+    return get_namespace(a).zeros_like(a) + eye_like(a)
+
+
 def _givens_sweep(w, y):
     r"""Apply ∏ G_ij(w_ij) (all pairs i < j, round-robin order) to y from the left.
 
     Parameters
     ----------
-    w : array, shape (m, m), skew-Hermitian generator
-    y : array, shape (m, k)
+    w : array, shape (..., m, m), skew-Hermitian generator
+    y : array, shape (..., m, k)
 
     Returns
     -------
-    array, shape (m, k)
+    array, shape (..., m, k)
 
     Notes
     -----
@@ -297,11 +296,11 @@ def _givens_sweep(w, y):
     m = w.shape[-1]
     if xp.isdtype(w.dtype, "complex floating"):
         phases = xp.exp(xp.linalg.diagonal(w))
-        y = phases[:, None] * y
-    flat = xp.reshape(w, (m * m,))
+        y = phases[..., :, None] * y
+    flat = xp.reshape(w, tuple(w.shape[:-2]) + (m * m,))
     dev = device_of(w)
     for i, j in _rounds(m):
-        omega = xp.take(flat, xp.asarray(i * m + j, device=dev))
+        omega = xp.take(flat, xp.asarray(i * m + j, device=dev), axis=-1)
         c, s = givens_coefficients(omega)
         y = apply_givens(y, i, j, c, s)
     return y
