@@ -30,7 +30,8 @@ Retractions (all land exactly on St(n, p) up to rounding)
     The Riemannian exponential of the embedded metric (a geodesic, Edelman,
     Arias & Smith 1998, eq. 2.45):
     exp_x(v) = [x, v] expm([[A, −S], [I, A]]) [I; 0] expm(−A), A = xᴴv,
-    S = vᴴv — a 2p×2p exponential. For p = n it is x expm(xᴴv).
+    S = vᴴv — a 2p×2p exponential, followed by a Cholesky-QR that only
+    removes rounding errors. For p = n it is x expm(xᴴv).
 ``"givens"``
     A product of Givens rotations, one per pair of coordinates, with angles
     the entries of the generator (W_ij): R_x(v) = ∏ G_ij(W_ij) x. The product
@@ -167,7 +168,13 @@ class Stiefel(Manifold):
             [xp.concat([a, -s], axis=-1), xp.concat([ident, a], axis=-1)], axis=-2
         )
         first_columns = expm(block)[..., :, : self.p]
-        return xp.concat([x, v], axis=-1) @ (first_columns @ expm(-a))
+        y = xp.concat([x, v], axis=-1) @ (first_columns @ expm(-a))
+        # The formula assumes xᴴx = I exactly; for long steps its 2p×2p factor is
+        # large and amplifies a rounding-level ‖xᴴx − I‖ from step to step. A
+        # Cholesky-QR of y is the identity to rounding on an orthonormal y and
+        # removes the amplified error (O(np²), level-3 BLAS).
+        q, _ = cholesky_qr(y)
+        return q
 
     def _retract_exp(self, x, v):
         return self.exp(x, v)
@@ -241,7 +248,14 @@ class Stiefel(Manifold):
             return _givens_sweep(w, x)
         # Work in the orthonormal basis [x, q] of span(x, v): there x = [I; 0]
         # and the generator is w̃ = b aᴴ − a bᴴ with a = [I; 0], b = [½xᴴv; qᴴv].
-        q, _ = qr_positive(v - x @ xh_v)
+        # Gram–Schmidt against x twice ("twice is enough", Giraud et al. 2005):
+        # once is not when v lies mostly in span(x), and then xᴴq ≠ 0 feeds
+        # ‖xᴴx − I‖ back into the next point.
+        normal = v - x @ xh_v
+        normal = normal - x @ (conj_transpose(x) @ normal)
+        q, _ = qr_positive(normal)
+        q = q - x @ (conj_transpose(x) @ q)
+        q, _ = qr_positive(q)
         b = xp.concat([xh_v / 2, conj_transpose(q) @ v], axis=-2)
         a = xp.concat([_batched_eye(xh_v), xp.zeros_like(xh_v)], axis=-2)
         w = b @ conj_transpose(a) - a @ conj_transpose(b)
