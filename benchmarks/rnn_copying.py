@@ -12,7 +12,9 @@ Usage (the issue's full size is the default; reduce with the options)::
     .venv/bin/python benchmarks/rnn_copying.py [--delay 200] [--hidden 128] [--batch 128]
         [--iterations 3000] [--methods exprnn,dtriv,scornn,projunn-t,rgd,givens,none]
 
-Writes ``benchmarks/results/rnn_copying.json`` and ``rnn_copying.png``.
+Writes ``benchmarks/results/rnn_copying.json`` (after every method) and
+``rnn_copying.png``. Methods can run in separate processes (``--output``
+per process) and be combined with ``--merge a.json,b.json``.
 """
 
 from __future__ import annotations
@@ -48,13 +50,18 @@ def main(argv=None):
     parser.add_argument("--methods", default="exprnn,dtriv,scornn,projunn-t,rgd,givens,none")
     parser.add_argument("--output", default=os.path.join(os.path.dirname(__file__), "results",
                                                          "rnn_copying.json"))
+    parser.add_argument("--merge", default=None, metavar="A.json,B.json",
+                        help="only combine earlier result files into --output (table + figure)")
     args = parser.parse_args(argv)
     from threadpoolctl import threadpool_limits
 
-    from orthopt.rnn.plots import plot_curves
     from orthopt.rnn.train import TrainConfig, Trainer
 
+    if args.merge:
+        return merge(args.merge.split(","), args.output)
     rows, curves = [], {}
+    meta = {"delay": args.delay, "hidden": args.hidden, "batch": args.batch,
+            "iterations": args.iterations, "lr": args.lr, "seed": args.seed}
     for label in args.methods.split(","):
         if label not in VARIANTS:
             parser.error(f"unknown method {label!r}; use some of {', '.join(VARIANTS)}")
@@ -79,28 +86,60 @@ def main(argv=None):
                      "recall_accuracy": result["eval_accuracy"],
                      "seconds": seconds, "seconds_per_iteration": seconds / max(1, len(history)),
                      "orthogonality": history[-1]["orthogonality"] if history else None})
-        curves[label] = ([r["iteration"] for r in history], [r["loss"] for r in history])
+        curves[label] = [r["loss"] for r in history]
         r = rows[-1]
         print(f"{label:<10} CE/baseline {r['ce_over_baseline']:.4f}  recall acc "
               f"{100 * r['recall_accuracy']:.1f} %  {seconds:.1f} s", flush=True)
-    print(f"\ncopying L={args.delay}, n={args.hidden}, batch {args.batch}, {args.iterations} "
-          f"iterations, lr {args.lr}, baseline {baseline:.4f}")
+        save(args.output, dict(meta, baseline=baseline, rows=rows, curves=curves))
+    return report(args.output)
+
+
+def save(path, data):
+    """Write the JSON (after every method, so an interrupted benchmark keeps its results)."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    data["figure"] = os.path.splitext(path)[0] + ".png"
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(data, f)
+    os.replace(tmp, path)
+
+
+def merge(paths, output):
+    """Combine result files of runs with the same settings (methods run in separate processes)."""
+    merged = None
+    for path in paths:
+        with open(path) as f:
+            data = json.load(f)
+        if merged is None:
+            merged = data
+            continue
+        for key in ("delay", "hidden", "batch", "iterations", "lr", "seed"):
+            if data[key] != merged[key]:
+                raise SystemExit(f"{path} has {key}={data[key]}, not {merged[key]}")
+        merged["rows"] += data["rows"]
+        merged["curves"].update(data["curves"])
+    save(output, merged)
+    return report(output)
+
+
+def report(path):
+    """Print the table and draw the figure of a result file."""
+    from orthopt.rnn.plots import plot_curves
+
+    with open(path) as f:
+        data = json.load(f)
+    print(f"\ncopying L={data['delay']}, n={data['hidden']}, batch {data['batch']}, "
+          f"{data['iterations']} iterations, lr {data['lr']}, baseline {data['baseline']:.4f}")
     print(f"{'method':<11}{'CE/baseline':>12}{'recall acc':>12}{'s/iter':>9}{'wall s':>9}"
           f"{'‖WᵀW−I‖':>11}")
-    for r in rows:
+    for r in data["rows"]:
         print(f"{r['method']:<11}{r['ce_over_baseline']:>12.4f}{100 * r['recall_accuracy']:>11.1f}%"
               f"{r['seconds_per_iteration']:>9.3f}{r['seconds']:>9.1f}{r['orthogonality']:>11.1e}")
-    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-    figure = os.path.splitext(args.output)[0] + ".png"
-    plot_curves(curves, baseline, figure,
-                title=f"copying L={args.delay}, n={args.hidden}, batch {args.batch}",
+    curves = {k: (list(range(1, len(v) + 1)), v) for k, v in data["curves"].items()}
+    plot_curves(curves, data["baseline"], data["figure"],
+                title=f"copying L={data['delay']}, n={data['hidden']}, batch {data['batch']}",
                 ylabel="training cross-entropy")
-    with open(args.output, "w") as f:
-        json.dump({"delay": args.delay, "hidden": args.hidden, "batch": args.batch,
-                   "iterations": args.iterations, "lr": args.lr, "seed": args.seed,
-                   "baseline": baseline, "rows": rows, "figure": figure,
-                   "curves": {k: v[1] for k, v in curves.items()}}, f)
-    return rows
+    return data["rows"]
 
 
 if __name__ == "__main__":

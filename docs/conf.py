@@ -97,3 +97,53 @@ mathjax3_config = {"tex": {"macros": {"R": r"\mathbb{R}", "C": r"\mathbb{C}",
                                       "SO": r"\operatorname{SO}",
                                       "grad": r"\operatorname{grad}",
                                       "tr": r"\operatorname{tr}"}}}
+
+
+# -- Docstring sanitation ----------------------------------------------------
+# The docstrings are written for humans reading them in a terminal as much as
+# for Sphinx, so they use |x| for absolute values and `*` as a wildcard
+# ("projunn-*"). In reST, |x| is a substitution reference and a lone * starts
+# emphasis: both are errors under -W. Escape them outside inline literals,
+# roles and raw blocks (math, literal blocks, doctests), where they are meant
+# literally or as LaTeX.
+import re  # noqa: E402
+
+_INLINE_CODE = re.compile(r"(:[\w:+-]+:`[^`]*`|``[^`]*``|`[^`]*`)")
+_LONE_STAR = re.compile(r"(?<![\\*])\*(?=[)\],.;:'\"])")
+_BAR = re.compile(r"(?<!\\)\|")
+
+
+def _escape_text(text):
+    parts = _INLINE_CODE.split(text)
+    for i in range(0, len(parts), 2):  # even entries are outside code/roles
+        parts[i] = _LONE_STAR.sub(r"\\*", _BAR.sub(r"\\|", parts[i]))
+    return "".join(parts)
+
+
+def _indent(line):
+    return len(line) - len(line.lstrip())
+
+
+def _sanitize_docstring(app, what, name, obj, options, lines):
+    raw_indent = None  # indentation of the directive owning a raw block
+    for i, line in enumerate(lines):
+        stripped = line.strip()
+        if raw_indent is not None:
+            if not stripped or _indent(line) > raw_indent:
+                continue
+            raw_indent = None
+        if stripped.startswith((">>>", "... ")) or stripped == "...":
+            continue  # doctest
+        if stripped.startswith(".. math::"):
+            raw_indent = _indent(line)
+            continue
+        if stripped.endswith("::"):
+            raw_indent = _indent(line)
+        if stripped.startswith(("+-", "+=")) or (stripped.startswith("|") and stripped.endswith("|")):
+            continue  # grid-table and line-block syntax
+        lines[i] = _escape_text(line)
+
+
+def setup(app):
+    # before numpydoc (priority 500): numpydoc then parses the escaped text
+    app.connect("autodoc-process-docstring", _sanitize_docstring, priority=100)

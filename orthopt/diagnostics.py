@@ -323,14 +323,26 @@ def check_manifold(manifold, rng=None, dtype=None, like=None):
     row("point feasibility ‖xᴴx − I‖", manifold.feasibility(x), tol)
     row("projection idempotent", to_float(manifold.norm(x, manifold.projection(x, pu) - pu)), tol * unorm)
     row("projection tangent", skew_defect(x, pu), tol * unorm)
+    # a tangent vector built from the definition T_x = {xΩ + (I − xxᴴ)K}, independent of
+    # manifold.projection: an orthogonal projection must leave it unchanged
+    k = manifold._gaussian(x.shape, rng, xp, x.dtype, x)
+    omega = conj_transpose(x) @ k
+    xi = x @ ((omega - conj_transpose(omega)) / 2) + (k - x @ omega)
+    xi_norm = to_float(manifold.norm(x, xi))
+    row("projection fixes tangent vectors", to_float(manifold.norm(x, manifold.projection(x, xi) - xi)),
+        tol * xi_norm)
     row("random tangent vector tangent", skew_defect(x, v), tol)
     row("random tangent vector unit norm", abs(to_float(manifold.norm(x, v)) - 1.0) if manifold.dim else 0.0, tol)
     row("inner product symmetric", abs(to_float(manifold.inner_product(x, v, w))
                                        - to_float(manifold.inner_product(x, w, v))), tol)
     row("norm² = ⟨v, v⟩", abs(to_float(manifold.norm(x, v)) ** 2
                               - to_float(manifold.inner_product(x, v, v))), tol)
+    # embedded metric: grad f = ∇f − x herm(xᴴ∇f) (the orthogonal projection of ∇f)
+    xh_u = conj_transpose(x) @ u
+    reference_gradient = u - x @ ((xh_u + conj_transpose(xh_u)) / 2)
     row("Riemannian gradient = P_x(∇f)",
-        to_float(manifold.norm(x, manifold.euclidean_to_riemannian_gradient(x, u) - pu)), tol * unorm)
+        to_float(manifold.norm(x, manifold.euclidean_to_riemannian_gradient(x, u) - reference_gradient)),
+        tol * unorm)
     row("transport lands in T_y", skew_defect(y, manifold.transport(x, y, v)), tol)
     retraction = check_retraction(manifold, x=x, v=v)
     row("retraction feasibility", retraction.feasibility, tol)

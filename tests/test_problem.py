@@ -102,7 +102,8 @@ def test_problem_with_gradient_on_array_api_strict(backend):
 
 # the exp (p < n) and givens (2p < n) drift bugs found here are fixed in
 # orthopt/manifolds/stiefel.py; every combination must now keep x feasible
-BROCKETT_CASES = [(r, s) for r in ("qr", "polar", "cayley", "exp", "givens") for s in ("armijo", "bb")]
+BROCKETT_CASES = [(r, s) for r in ("qr", "polar", "cayley", "exp", "givens")
+                  for s in ("armijo", "bb")]
 
 
 @pytest.mark.parametrize("retraction,step", BROCKETT_CASES)

@@ -112,7 +112,24 @@ CONSTRAINED = [m for m in METHODS if m not in ("none", "vfield")]
 
 
 @pytest.mark.parametrize("method", CONSTRAINED)
-def test_stays_orthogonal_over_1000_steps(method):
+def test_updates_stay_orthogonal_over_1000_steps(method):
+    # the W update alone, with random gradients (fast); the full training loop is the slow test
+    m = make_method(method, 6, init="henaff", rng=0, lr=1e-2, rebase_every=50, rule="block",
+                    block=2)
+    w0 = np.array(m.weight)
+    rng = np.random.default_rng(1)
+    worst = 0.0
+    for k in range(1000):
+        m.update(rng.standard_normal((6, 6)), 1e-2, rng)
+        if k % 50 == 49:
+            worst = max(worst, orthogonality_error(m.weight))
+    assert worst <= 1e-12 and orthogonality_error(m.weight) <= 1e-12
+    assert np.linalg.norm(m.weight - w0) > 1e-2  # it did move
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", CONSTRAINED)
+def test_training_stays_orthogonal_over_1000_steps(method):
     config = TrainConfig(task="adding", length=6, method=method, hidden=6, batch_size=4,
                          iterations=1000, lr=1e-2, orth_lr=1e-2, eval_every=0,
                          checkpoint_every=0, rebase_every=50, rule="block", block=2)
@@ -137,21 +154,34 @@ def test_unitary_methods_stay_unitary(method):
     assert orthogonality_error(m.weight) <= 1e-12
 
 
-def test_givens_step_is_descent_along_the_chosen_rotation():
+@pytest.mark.parametrize("local", [False, True])
+def test_givens_step_is_the_chosen_rotation(local, monkeypatch):
+    import scipy.linalg
+
+    from orthopt.rnn import methods
+
+    if local:  # the fallback kernel used when orthopt.optim.coordinate is absent
+        monkeypatch.setattr(methods, "_coordinate_solver", lambda: None)
     m = make_method("givens", 5, init="orthogonal", rng=0, lr=1e-3, rule="gauss-southwell",
                     precondition=False)
     w = np.array(m.weight)
     rng = np.random.default_rng(0)
-    target = rng.standard_normal((5, 5))
-    g = w - target  # gradient of ½‖W − target‖²
-    omega = (w.T @ g - g.T @ w) / 2
-    i, j = np.unravel_index(np.argmax(np.abs(np.triu(omega, 1))), omega.shape)
+    g = w - rng.standard_normal((5, 5))  # gradient of ½‖W − target‖²
     m.update(g, 1e-3, rng)
-    e = np.zeros((5, 5))
-    e[i, j], e[j, i] = 1.0, -1.0
-    import scipy.linalg
-    expected = w @ scipy.linalg.expm(-1e-3 * omega[i, j] * e)
-    np.testing.assert_allclose(m.weight, expected, atol=100 * EPS)
+    # right action on columns (Ω = skew(WᵀG)) or left action on rows (Ω = skew(GWᵀ))
+    for omega, side in (((w.T @ g - g.T @ w) / 2, "right"), ((g @ w.T - w @ g.T) / 2, "left")):
+        i, j = np.unravel_index(np.argmax(np.abs(np.triu(omega, 1))), omega.shape)
+        e = np.zeros((5, 5))
+        e[i, j], e[j, i] = 1.0, -1.0
+        rot = scipy.linalg.expm(-1e-3 * omega[i, j] * e)
+        expected = w @ rot if side == "right" else rot @ w
+        if np.allclose(m.weight, expected, atol=100 * EPS, rtol=0):
+            break
+    else:
+        raise AssertionError("the update is not the Gauss–Southwell rotation")
+    assert side == ("right" if local else "left")
+    cost = lambda x: 0.5 * np.sum((x - (w - g)) ** 2)  # noqa: E731
+    assert cost(m.weight) < cost(w)
 
 
 @pytest.mark.parametrize("field,value", [("method", "lstm"), ("task", "parity"),
@@ -171,3 +201,55 @@ def test_resume_with_other_settings_is_refused(tmp_path):
     with pytest.raises(FileNotFoundError, match="checkpoint"):
         Trainer(TrainConfig(method="exprnn", iterations=5, **TINY), out=str(tmp_path / "none"),
                 progress=False).run(resume=True)
+
+
+def test_plot_curves_writes_png(tmp_path):
+    from orthopt.rnn.plots import plot_curves
+
+    path = str(tmp_path / "curves.png")
+    plot_curves({"a": ([1, 2, 3], [3.0, 2.0, 1.0]), "b": ([1, 2, 3], [3.0, 3.0, 3.0])}, 2.0,
+                path, title="t")
+    with open(path, "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_learning_rate_schedule_and_clipping():
+    config = TrainConfig(method="exprnn", iterations=9, lr_decay=0.5, lr_decay_every=4,
+                         clip=1e-3, **dict(TINY, eval_every=0, checkpoint_every=0))
+    history = Trainer(config, progress=False).run()["history"]
+    assert [r["lr"] for r in history] == [1e-2] * 4 + [5e-3] * 4 + [2.5e-3]
+    assert [r["orth_lr"] for r in history][-1] == 2.5e-3
+    assert all(r["grad_norm"] > 1e-3 for r in history)  # the norm before clipping is logged
+
+
+def test_clipping_scales_the_update():
+    moved = {}
+    for clip in (None, 1e-12):
+        config = TrainConfig(method="exprnn", iterations=1, clip=clip,
+                             **dict(TINY, eval_every=0, checkpoint_every=0))
+        trainer = Trainer(config, progress=False)
+        v0 = trainer.params["V"].copy()
+        trainer.run()
+        moved[clip] = np.linalg.norm(trainer.params["V"] - v0)
+    # RMSprop's step is scale-free until the gradient drops below its ε = 1e-8
+    assert moved[1e-12] < 1e-3 * moved[None]
+
+
+@pytest.mark.parametrize("method", ["projunn-d", "projunn-t"])
+@pytest.mark.parametrize("approximation", ["lsi", "column", "exact"])
+@pytest.mark.parametrize("local", [False, True])
+def test_projunn_steps_stay_orthogonal_and_descend(method, approximation, local, monkeypatch):
+    from orthopt.rnn import methods
+
+    if local:  # the dense fallback used when orthopt.optim.projunn is absent
+        monkeypatch.setattr(methods, "_projunn_solver", lambda: None)
+    m = make_method(method, 6, init="orthogonal", rng=0, lr=1e-2, rank=6,
+                    approximation=approximation, optimizer="adam")
+    rng = np.random.default_rng(0)
+    target = rng.standard_normal((6, 6))
+    cost = lambda x: 0.5 * np.sum((x - target) ** 2)  # noqa: E731
+    start = cost(m.weight)
+    for _ in range(50):
+        m.update(m.weight - target, 1e-2, rng)
+    assert orthogonality_error(m.weight) <= 1e-12
+    assert cost(m.weight) < start

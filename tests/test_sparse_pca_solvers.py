@@ -76,7 +76,8 @@ def test_manpg_alpha_zero_is_pca(pitprops, top6):
 
 
 def test_manpg_operator_matches_dense(pitprops):
-    dense = manpg(pitprops, R, 0.7, tol=1e-9)
+    x0 = np.linalg.eigh(pitprops)[1][:, ::-1][:, :R].copy()
+    dense = manpg(pitprops, R, 1.0, init=x0, tol=1e-8)
     calls = []
 
     def matvec(x):
@@ -86,10 +87,17 @@ def test_manpg_operator_matches_dense(pitprops):
     from orthopt.decomposition import CovarianceOperator
 
     op = CovarianceOperator(matvec, 13)
-    res = manpg(op, R, 0.7, tol=1e-9, step_size=dense.extra["step_size"])
+    res = manpg(op, R, 1.0, init=x0, tol=1e-8, step_size=dense.extra["step_size"])
     assert calls, "the operator was not used"
-    # same step size and start: the same iterates up to rounding
-    assert subspace_distance(dense.x, res.x) <= 1e-10
+    # same step size and start, so the same iterates up to rounding; rounding-level
+    # differences in A·X (measured: perturbing A·X by 1e-15 relative) move the point
+    # found at stationarity tolerance 1e-8 by ~2e-7, so that is what can be asserted
+    assert abs(res.nit - dense.nit) <= 0.2 * dense.nit
+    assert subspace_distance(dense.x, res.x) <= 1e-6
+    # the operator's own PCA start (subspace iteration) and ‖A‖₂ (Ritz value) land there too
+    own = manpg(CovarianceOperator(matvec, 13), R, 1.0, tol=1e-8)
+    assert subspace_distance(dense.x, own.x) <= 1e-7
+    assert own.extra["step_size"] == pytest.approx(dense.extra["step_size"] / 1.01, rel=1e-8)
     assert res.fun == pytest.approx(dense.fun, rel=1e-12)
 
 
@@ -136,8 +144,8 @@ def test_sparsity_monotone_in_alpha(pitprops):
 
 def test_rotation_line_search_is_the_global_minimum():
     rng = np.random.default_rng(7)
-    theta_grid = np.linspace(-np.pi, np.pi, 80001)
-    for trial in range(25):
+    theta_grid = np.linspace(-np.pi, np.pi, 20001)
+    for trial in range(12):
         r = int(rng.integers(1, 6))
         n = 8
         a = rng.standard_normal((n, n))
@@ -167,17 +175,25 @@ def test_rotation_line_search_is_the_global_minimum():
         assert delta <= 0.0
 
 
-def test_givens_monotone_orthonormal(pitprops):
-    res = givens_spca(pitprops, R, 0.5, tol=1e-6)
+@pytest.fixture(scope="module")
+def givens_one(pitprops):
+    """Givens CD at α = 1 from the PCA start."""
+    return givens_spca(pitprops, R, 1.0, tol=1e-6)
+
+
+def test_givens_monotone_orthonormal(pitprops, givens_one):
+    res = givens_one
+    assert res.success, res.message
     fun = np.asarray(res.history["fun"])
     assert np.all(np.diff(fun) <= 1e-12 * np.abs(fun[1:]))
+    assert fun[-1] < fun[0]
     assert orthogonality_error(res.x) <= 1e-10
-    assert res.fun == pytest.approx(objective(res.x, pitprops @ res.x, 0.5), rel=1e-12)
+    assert res.fun == pytest.approx(objective(res.x, pitprops @ res.x, 1.0), rel=1e-12)
     # it ends coordinate-wise stationary: no rotation descends
-    rates = _descent_rates(res.x, pitprops @ res.x, 0.5, 1e-13)
+    rates = _descent_rates(res.x, pitprops @ res.x, 1.0, 1e-13)
     assert rates.min() >= -1e-6
     # rotating to a kink angle makes exact zeros
-    assert np.sum(res.x == 0) >= 40
+    assert np.sum(res.x == 0) >= 50
 
 
 def test_givens_alpha_zero_reaches_pca(pitprops, top6):
@@ -210,17 +226,20 @@ def test_smoothed_agrees_with_manpg(pitprops, manpg_half):
     assert res.stationarity <= 1e-3
 
 
-def test_givens_objective_relative_to_manpg(pitprops, manpg_half):
+def test_givens_objective_relative_to_manpg(pitprops, givens_one):
     """Givens CD from the same start ends at a coordinate-wise stationary point.
 
-    With α = 0.5 on pitprops this point is *not* ManPG-stationary: Givens CD
-    stops 0.6 % above ManPG (documented limitation of single-rotation moves on
-    a nonsmooth cost), and ManPG restarted there improves it.
+    With α = 1 on pitprops this point is *not* ManPG-stationary: Givens CD
+    stops 7 % above ManPG's objective (a limitation of single-rotation moves
+    on a nonsmooth cost: the kinks of ‖X‖₁ are not aligned with the Givens
+    directions), and ManPG restarted there improves it.
     """
-    giv = givens_spca(pitprops, R, 0.5, tol=1e-6)
-    assert giv.fun >= manpg_half.fun - 1e-9 * abs(manpg_half.fun)
-    assert giv.fun <= manpg_half.fun + 0.01 * abs(manpg_half.fun)
-    polish = manpg(pitprops, R, 0.5, init=giv.x, tol=1e-8)
+    ref = manpg(pitprops, R, 1.0, tol=1e-8)
+    giv = givens_one
+    assert giv.fun >= ref.fun
+    assert giv.fun <= ref.fun + 0.1 * abs(ref.fun)
+    polish = manpg(pitprops, R, 1.0, init=giv.x, tol=1e-6, max_iter=50)
+    assert polish.history["stationarity"][0] > 1e-2  # Givens' point is not ManPG-stationary
     assert polish.fun < giv.fun
 
 
@@ -248,3 +267,12 @@ def test_solvers_reject_bad_rank(pitprops):
         from orthopt.decomposition import CovarianceOperator
 
         givens_spca(CovarianceOperator(lambda x: pitprops @ x, 13), R, 0.1)
+
+
+def test_manpg_weighted_penalty(pitprops, manpg_half):
+    """Unit weights reproduce the plain penalty; a wrong shape is refused."""
+    ones = manpg(pitprops, R, 0.5, tol=1e-9, weights=np.ones((13, R)))
+    assert ones.fun == pytest.approx(manpg_half.fun, rel=1e-12)
+    np.testing.assert_allclose(ones.x, manpg_half.x, atol=1e-12)
+    with pytest.raises(ValueError, match="weights must have shape"):
+        manpg(pitprops, R, 0.5, weights=np.ones((13, 2)))

@@ -42,5 +42,7 @@ def load_pitprops():
     names = [h.strip() for h in header[1:]]
     corr = np.array([[float(v) for v in row[1:]] for row in body], dtype=np.float64)
     if corr.shape != (len(names), len(names)):
-        raise ValueError(f"pitprops.csv is malformed: matrix shape {corr.shape}, {len(names)} names")
+        raise ValueError(
+            f"pitprops.csv is malformed: matrix shape {corr.shape}, {len(names)} names"
+        )
     return corr, names

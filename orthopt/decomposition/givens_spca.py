@@ -67,7 +67,7 @@ import time
 
 import numpy as np
 
-from ..backend import asarray_like, get_namespace, to_numpy
+from ..backend import asarray_like, to_numpy
 from .problem import SparsePCAResult, as_operator, check_alpha, initial_point
 
 __all__ = ["givens_spca", "rotation_line_search"]
@@ -283,7 +283,10 @@ def givens_spca(
             break
         flat = rate.ravel()
         count = min(pairs_per_sweep, int(np.sum(flat < -tol)))
-        chosen = np.argpartition(flat, count - 1)[:count] if count < flat.size else np.arange(flat.size)
+        if count < flat.size:
+            chosen = np.argpartition(flat, count - 1)[:count]
+        else:
+            chosen = np.arange(flat.size)
         chosen = chosen[np.argsort(flat[chosen])]
         applied = 0
         for idx in chosen:
@@ -323,7 +326,8 @@ def givens_spca(
             print(f"givens {k:5d}  F = {fun:.10e}  rate = {stationarity:.3e}  rotations {applied}")
         if applied == 0:
             message = (
-                f"no selected rotation decreases F beyond rounding (descent rate {stationarity:.1e})"
+                "no selected rotation decreases F beyond rounding "
+                f"(descent rate {stationarity:.1e})"
             )
             break
     y = amat @ x

@@ -47,12 +47,13 @@ PCA).
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 
 import numpy as np
 
-from ..backend import asarray_like, finfo_eps, get_namespace, to_float, to_numpy
+from ..backend import asarray_like, eye_like, finfo_eps, get_namespace, to_float, to_numpy
 from ..linalg import polar
 from .problem import (
     SparsePCAResult,
@@ -66,7 +67,9 @@ from .problem import (
 __all__ = ["manpg", "solve_tangent_prox"]
 
 
+@functools.lru_cache(maxsize=64)
 def _upper_indices(r):
+    """Row and column indices of the upper triangle of an r × r matrix (cached)."""
     return np.triu_indices(r)
 
 
@@ -128,8 +131,8 @@ def solve_tangent_prox(x, b, t, tau, lam0=None, tol=None, max_iter=100):
         B = X − t∇f(X).
     t : float
         Proximal step size.
-    tau : float
-        Threshold t·α.
+    tau : float or array (n, r)
+        Threshold t·α (entrywise t·α·W for a weighted penalty).
     lam0 : numpy.ndarray, shape (r, r), optional
         Warm start for Λ (host array).
     tol : float, optional
@@ -151,7 +154,7 @@ def solve_tangent_prox(x, b, t, tau, lam0=None, tol=None, max_iter=100):
     eps = finfo_eps(xp, x.dtype)
     if tol is None:
         tol = 50 * eps
-    ident = xp.eye(r, dtype=x.dtype)
+    ident = eye_like(x, r)
     lam = np.zeros((r, r)) if lam0 is None else np.array(lam0, dtype=float)
     xlam = b + (2 * t) * (x @ asarray_like(lam, like=x))
     z, e, res = _residual(x, xlam, tau, ident)
@@ -195,6 +198,8 @@ def manpg(
     tol=1e-8,
     max_iter=10000,
     step_size=None,
+    adaptive=False,
+    weights=None,
     ssn_max_iter=100,
     min_step=1e-10,
     random_state=None,
@@ -219,7 +224,20 @@ def manpg(
     max_iter : int
         Maximum number of ManPG iterations.
     step_size : float, optional
-        Proximal step t; default 1/L with L = 2‖A‖₂ (the Lipschitz constant of ∇f).
+        Proximal step t₀; default 1/L with L = 2‖A‖₂ (the Lipschitz constant of ∇f).
+    adaptive : bool, default False
+        ManPG-Ada (Chen et al. 2020, §5): after a step accepted without
+        backtracking t ← 1.01·t, after a backtracked one t ← max(t₀, t/1.01).
+        The stopping test is always confirmed with t₀ (‖V_t‖/t decreases as
+        t grows, so a measure taken with a larger t would be a weaker test).
+        Measured: 2.5–4× fewer iterations on ManPG's random demo problems
+        (n = 100…1000, r = 5, α = 0.8), but on pitprops with small α
+        (0.05, 0.1) it backtracks every other step once t has grown and does
+        not reach tol = 1e-8 in 10⁴ iterations, hence off by default.
+    weights : array, shape (n, r), optional
+        Entrywise weights W ≥ 0 of a weighted penalty α Σ W_ij |X_ij| (the
+        proximal map soft-thresholds entry (i, j) at tαW_ij), e.g. W = 0 on
+        entries that should not be penalized (adaptive / relaxed lasso).
     ssn_max_iter : int
         Newton iterations per subproblem at most.
     min_step : float
@@ -248,10 +266,21 @@ def manpg(
     x = initial_point(op, r, init=init, rng=random_state, like=op.dense)
     xp = get_namespace(x)
     eps = finfo_eps(xp, x.dtype)
-    lipschitz = 2 * op.norm2(like=x, rng=random_state)
-    t = float(step_size) if step_size is not None else (1.0 / lipschitz if lipschitz > 0 else 1.0)
+    if step_size is not None:
+        t0 = float(step_size)
+    else:
+        lipschitz = 2 * op.norm2(like=x, rng=random_state)
+        t0 = 1.0 / lipschitz if lipschitz > 0 else 1.0
+    t = t0
+    if weights is not None:
+        weights = asarray_like(to_numpy(weights), like=x)
+        if tuple(weights.shape) != (op.n, r):
+            raise ValueError(f"weights must have shape ({op.n}, {r}); got {tuple(weights.shape)}")
+        tau_unit = alpha * weights  # threshold per unit of t
+    else:
+        tau_unit = alpha
     ax = op(x)
-    fun = objective(x, ax, alpha)
+    fun = objective(x, ax, alpha, weights)
     lam = np.zeros((r, r))
     history = {"fun": [fun], "stationarity": [], "ssn_iterations": [], "step": []}
     n_line_search = 0
@@ -264,7 +293,7 @@ def manpg(
         b = x + (2 * t) * ax  # X − t∇f(X), ∇f = −2AX
         ssn_tol = max(50 * eps * r, min(1e-6, 1e-3 * tol * t))
         z, lam, ssn_it, _ = solve_tangent_prox(
-            x, b, t, t * alpha, lam0=lam, tol=ssn_tol, max_iter=ssn_max_iter
+            x, b, t, t * tau_unit, lam0=lam, tol=ssn_tol, max_iter=ssn_max_iter
         )
         n_ssn += ssn_it
         v = z - x
@@ -272,6 +301,18 @@ def manpg(
         stationarity = math.sqrt(norm_v2) / t
         history["stationarity"].append(stationarity)
         history["ssn_iterations"].append(ssn_it)
+        if stationarity <= tol and t != t0:
+            # confirm with the base step (see ``adaptive``)
+            t = t0
+            b = x + (2 * t) * ax
+            z, lam, ssn_it, _ = solve_tangent_prox(
+                x, b, t, t * tau_unit, lam0=lam, tol=ssn_tol, max_iter=ssn_max_iter
+            )
+            n_ssn += ssn_it
+            v = z - x
+            norm_v2 = to_float(xp.sum(v * v))
+            stationarity = math.sqrt(norm_v2) / t
+            history["stationarity"][-1] = stationarity
         if stationarity <= tol:
             success = True
             message = f"stationarity measure ||V||/t = {stationarity:.2e} <= tol = {tol:.1e}"
@@ -288,7 +329,7 @@ def manpg(
         while True:
             y = polar(x + beta * v)
             ay = op(y)
-            fy = objective(y, ay, alpha)
+            fy = objective(y, ay, alpha, weights)
             if fy <= fun - beta * norm_v2 / (2 * t) + slack:
                 break
             beta /= 2
@@ -304,6 +345,8 @@ def manpg(
             )
             break
         x, ax, fun = y, ay, fy
+        if adaptive:
+            t = t * 1.01 if beta == 1.0 else max(t0, t / 1.01)
         history["fun"].append(fun)
         history["step"].append(beta)
         if verbose and k % 100 == 0:
@@ -317,5 +360,10 @@ def manpg(
         message=message,
         time=time.perf_counter() - start,
         history=history,
-        extra={"step_size": t, "line_search_steps": n_line_search, "ssn_iterations": n_ssn},
+        extra={
+            "step_size": t0,
+            "final_step_size": t,
+            "line_search_steps": n_line_search,
+            "ssn_iterations": n_ssn,
+        },
     )

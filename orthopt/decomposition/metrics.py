@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 
-from ..backend import get_namespace, to_float
+from ..backend import eye_like, get_namespace, to_float
 from .problem import as_operator
 
 __all__ = [
@@ -48,13 +48,22 @@ def adjusted_variance(a, x):
     -------
     array, shape (r,)
         diag(R)² with XᵀAX = RᵀR (R upper triangular), in the column order of x.
+
+    Notes
+    -----
+    R is obtained as the R factor of S = Λ^{1/2}Qᵀ where XᵀAX = QΛQᵀ
+    (SᵀS = XᵀAX), not by a Cholesky factorization: this also works when
+    XᵀAX is singular (a component with no variance left gets 0, as in the
+    QR of the scores), and it never fails silently on GPUs.
     """
     op = as_operator(a, n=x.shape[0])
     xp = get_namespace(x)
     gram = x.T @ op(x)
     gram = (gram + gram.T) / 2
-    lower = xp.linalg.cholesky(gram)  # gram = L Lᵀ, R = Lᵀ, diag(R) = diag(L)
-    return xp.linalg.diagonal(lower) ** 2
+    w, q = xp.linalg.eigh(gram)
+    root = xp.sqrt(xp.maximum(w, xp.zeros_like(w)))
+    _, r = xp.linalg.qr(root[:, None] * q.T)
+    return xp.linalg.diagonal(r) ** 2
 
 
 def cumulative_explained_variance(a, x, total=None):
@@ -92,7 +101,7 @@ def orthogonality_error(x):
     """‖XᵀX − I‖_F for x of shape (n, r)."""
     xp = get_namespace(x)
     r = x.shape[1]
-    return to_float(xp.linalg.matrix_norm(x.T @ x - xp.eye(r, dtype=x.dtype)))
+    return to_float(xp.linalg.matrix_norm(x.T @ x - eye_like(x, r)))
 
 
 def subspace_distance(x, y):

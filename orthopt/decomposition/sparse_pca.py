@@ -48,8 +48,9 @@ Solvers (``method``)
     stops at a stationary point to ``tol``. See :mod:`.manpg`.
 ``"givens"``
     Exact Givens coordinate descent on the nonsmooth objective (Shalit &
-    Chechik 2014 style). Keeps orthonormality exactly; may stop at a
-    coordinate-wise stationary point with a higher objective. See :mod:`.givens_spca`.
+    Chechik 2014 style). Orthonormal by construction (rotations only; ~1e-12
+    after thousands of rotations); may stop at a coordinate-wise stationary
+    point with a higher objective than ManPG's. See :mod:`.givens_spca`.
 ``"smoothed"``
     ℓ1 replaced by √(x² + μ²) − μ, Riemannian gradient descent, continuation
     μ → 0. See :mod:`.smoothed`.
@@ -71,16 +72,24 @@ sparsity_ : float
 objective_ : float
     −tr(VᵀAV) + α‖V‖₁ at the solution.
 stationarity_ : float
-    The solver's stopping measure at the solution.
+    The solver's stopping measure at the solution (ManPG and smoothed:
+    ManPG's ‖V‖/t; Givens: the largest descent rate of a single rotation).
+converged_ : bool
+    Whether the solver met its tolerance within ``max_iter``.
+
+Differences from ``sklearn.decomposition.SparsePCA``: ``alpha`` has another
+scale (see above); ``method`` names solvers of this problem ("lars"/"cd" are
+not accepted); there is no ``ridge_alpha``, ``U_init``/``V_init`` or
+``n_jobs``; ``components_`` are orthonormal and ``explained_variance_`` exists.
 """
 
 from __future__ import annotations
 
-from ..backend import get_namespace, to_float
+from ..backend import device_of, get_namespace, to_float
 from ._estimator_base import EstimatorBase
 from .covariance import check_data, covariance_from_data, data_operator, is_dask_array, is_sparse
 from .metrics import adjusted_variance, sparsity
-from .problem import as_operator, check_alpha
+from .problem import as_operator, check_alpha, initial_point
 
 __all__ = ["SparsePCA", "solve_sparse_pca", "MAX_DENSE_FEATURES", "METHODS"]
 
@@ -186,12 +195,15 @@ class SparsePCA(EstimatorBase):
         if covariance:
             cov = check_data(X, name="the covariance matrix", min_samples=1)
             if is_sparse(cov) or is_dask_array(cov):
-                raise ValueError("pass the covariance as a dense array (it is n_features x n_features)")
+                raise ValueError(
+                    "pass the covariance as a dense array (it is n_features x n_features)"
+                )
             xp = get_namespace(cov)
             n = cov.shape[1]
             if cov.shape[0] != n:
                 raise ValueError(
-                    f"with covariance=True, X must be a square covariance matrix; got shape {cov.shape}"
+                    "with covariance=True, X must be a square covariance matrix; "
+                    f"got shape {cov.shape}"
                 )
             asym = to_float(xp.max(xp.abs(cov - cov.T)))
             if asym > 1e-8 * max(1.0, to_float(xp.max(xp.abs(cov)))):
@@ -199,7 +211,7 @@ class SparsePCA(EstimatorBase):
                     f"the covariance matrix is not symmetric (max |C - Cᵀ| = {asym:.2e}); "
                     "pass (C + C.T) / 2"
                 )
-            mean = xp.zeros(n, dtype=cov.dtype)
+            mean = xp.zeros(n, dtype=cov.dtype, device=device_of(cov))
             op = as_operator((cov + cov.T) / 2)
         else:
             data = check_data(X, name="X", min_samples=2)
@@ -217,13 +229,17 @@ class SparsePCA(EstimatorBase):
         tol = float(self.tol)
         if not tol >= 0:
             raise ValueError(f"tol must be >= 0; got {self.tol!r}")
+        init = self.init
+        if init == "pca" and op.dense is None:
+            # computes λ_max(A) on the way, sparing a power method over the data
+            init = initial_point(op, r, init="pca", rng=0)
         scale = 2.0 * op.norm2(rng=0)
         result = solve_sparse_pca(
             op,
             r,
             alpha,
             method=self.method,
-            init=self.init,
+            init=init,
             tol=tol * max(scale, 1e-300),
             max_iter=max_iter,
             random_state=self.random_state,

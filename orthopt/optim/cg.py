@@ -53,12 +53,9 @@ import math
 
 from ..backend import to_float
 from .line_search import backtracking, strong_wolfe
-from .solver import Solver, Step
+from .solver import Solver, Step, inner_float
 
 __all__ = ["RiemannianConjugateGradient"]
-
-#: default c₂ of the strong-Wolfe search per β rule
-_DEFAULT_CURVATURE = {"fr": 0.1, "pr": 0.1, "hs": 0.1, "hz": 0.1}
 
 
 class RiemannianConjugateGradient(Solver):
@@ -81,7 +78,10 @@ class RiemannianConjugateGradient(Solver):
     sufficient_decrease : float, default 1e-4
         Armijo constant c₁.
     curvature : float, default 0.1
-        c₂ of the strong-Wolfe search.
+        c₂ of the strong-Wolfe search. 0.1 (a fairly exact search) gave the
+        fewest cost evaluations in total on Brockett problems for every β:
+        looser searches (0.4, 0.9) accept the first trial more often but
+        lose conjugacy and need more iterations.
     contraction : float, default 0.5
         Backtracking factor of the Armijo search.
     hz_eta : float, default 0.01
@@ -107,7 +107,7 @@ class RiemannianConjugateGradient(Solver):
     LINE_SEARCHES = ("wolfe", "armijo")
 
     def __init__(self, beta="hz", line_search="wolfe", restart_every=None, step_size=None,
-                 sufficient_decrease=1e-4, curvature=None, contraction=0.5, hz_eta=0.01,
+                 sufficient_decrease=1e-4, curvature=0.1, contraction=0.5, hz_eta=0.01,
                  **stopping):
         super().__init__(**stopping)
         if beta not in self.BETAS:
@@ -127,8 +127,6 @@ class RiemannianConjugateGradient(Solver):
             raise ValueError(f"step_size must be positive, got {step_size}")
         if not 0 < sufficient_decrease < 0.5:
             raise ValueError(f"sufficient_decrease must be in (0, 0.5), got {sufficient_decrease}")
-        if curvature is None:
-            curvature = _DEFAULT_CURVATURE[beta]
         if not sufficient_decrease < curvature < 1:
             raise ValueError(
                 f"curvature must be in (sufficient_decrease, 1) = ({sufficient_decrease}, 1), "
@@ -156,8 +154,13 @@ class RiemannianConjugateGradient(Solver):
 
     def _iterate(self, problem, x, cost, grad, state):
         manifold = problem.manifold
-        grad_norm2 = to_float(manifold.inner_product(x, grad, grad))
-        direction, slope = self._direction(manifold, x, grad, grad_norm2, state)
+        known = state.get("known_norm2")
+        if known is not None and known[0] is grad:
+            grad_norm2 = known[1]  # computed at the end of the previous iteration
+        else:
+            grad_norm2 = inner_float(manifold, x, grad, grad)
+        direction, slope, direction_norm2 = self._direction(manifold, x, grad, grad_norm2,
+                                                            state)
         alpha0 = self._initial_step(grad_norm2, slope, state)
         cost_f = to_float(cost)
 
@@ -170,7 +173,7 @@ class RiemannianConjugateGradient(Solver):
         if search.status == "line_search_failed" and state["since_restart"] > 0:
             # a poor conjugate direction: retry once along −grad before giving up
             state["since_restart"] = 0
-            direction, slope = -grad, -grad_norm2
+            direction, slope, direction_norm2 = -grad, -grad_norm2, grad_norm2
             alpha0 = self._initial_step(grad_norm2, slope, {"alpha": None})
             search = backtracking(problem, x, direction, slope, cost_f, alpha0,
                                   self.sufficient_decrease, self.contraction, gradient=True)
@@ -179,13 +182,15 @@ class RiemannianConjugateGradient(Solver):
 
         state.update(x=x, direction=direction, grad=grad, grad_norm2=grad_norm2, slope=slope,
                      alpha=search.step)
-        direction_norm = math.sqrt(max(to_float(manifold.inner_product(x, direction,
-                                                                       direction)), 0.0))
-        return Step(search.x, search.cost, search.grad, search.step * direction_norm,
-                    extra={"restarted": state["since_restart"] == 0})
+        new_norm2 = inner_float(manifold, search.x, search.grad, search.grad)
+        state["known_norm2"] = (search.grad, new_norm2)
+        return Step(search.x, search.cost, search.grad,
+                    search.step * math.sqrt(max(direction_norm2, 0.0)),
+                    extra={"restarted": state["since_restart"] == 0},
+                    grad_norm=math.sqrt(max(new_norm2, 0.0)))
 
     def _direction(self, manifold, x, grad, grad_norm2, state):
-        """d = −g + β T(d_prev), or −g on a restart; returns (d, ⟨g, d⟩)."""
+        """d = −g + β T(d_prev), or −g on a restart; returns (d, ⟨g, d⟩, ⟨d, d⟩)."""
         previous = state["direction"]
         restart = previous is None or (
             self.restart_every is not None and state["since_restart"] >= self.restart_every
@@ -194,34 +199,42 @@ class RiemannianConjugateGradient(Solver):
             beta, moved = self._beta(manifold, x, grad, grad_norm2, state)
             if beta is not None and beta != 0.0:
                 direction = beta * moved - grad
-                slope = to_float(manifold.inner_product(x, grad, direction))
-                d_norm2 = to_float(manifold.inner_product(x, direction, direction))
+                slope = inner_float(manifold, x, grad, direction)
+                d_norm2 = inner_float(manifold, x, direction, direction)
                 if slope < -1e-10 * math.sqrt(grad_norm2 * d_norm2) and math.isfinite(slope):
                     state["since_restart"] += 1
-                    return direction, slope
+                    return direction, slope, d_norm2
         state["since_restart"] = 0
-        return -grad, -grad_norm2
+        return -grad, -grad_norm2, grad_norm2
 
     def _beta(self, manifold, x, grad, grad_norm2, state):
-        """β_{k+1} and T(d_k); β is None when a denominator vanishes (restart)."""
+        """β_{k+1} and T(d_k); β is None when a denominator vanishes (restart).
+
+        With transport by orthogonal projection, inner products of a tangent
+        vector at x with a transported vector need no transport:
+        ⟨g, P_x(u)⟩ = ⟨g, u⟩ for g ∈ T_x. So PR and HS use ⟨g, ĝ⟩ = ⟨g, g_k⟩
+        and ⟨d̂, ĝ⟩ = ⟨d̂, g_k⟩ and never project g_k (one projection less per
+        iteration); only HZ, which needs ‖y‖², projects it.
+        """
         moved = manifold.transport(state["x"], x, state["direction"])
         prev_norm2 = state["grad_norm2"]
         if self.beta == "fr":
             return (grad_norm2 / prev_norm2 if prev_norm2 > 0 else None), moved
-        y = grad - manifold.transport(state["x"], x, state["grad"])
-        g_y = to_float(manifold.inner_product(x, grad, y))
+        previous_grad = state["grad"]
+        g_y = grad_norm2 - inner_float(manifold, x, grad, previous_grad)
         if self.beta == "pr":
             return (max(0.0, g_y / prev_norm2) if prev_norm2 > 0 else None), moved
-        d_y = to_float(manifold.inner_product(x, moved, y))
+        d_g = inner_float(manifold, x, moved, grad)
+        d_y = d_g - inner_float(manifold, x, moved, previous_grad)
         if not d_y != 0.0:
             return None, moved
         if self.beta == "hs":
             return max(0.0, g_y / d_y), moved
         # Hager–Zhang: β = (⟨g, y⟩ − 2‖y‖²⟨d̂, g⟩/⟨d̂, y⟩)/⟨d̂, y⟩, bounded below by η_k
-        y_norm2 = to_float(manifold.inner_product(x, y, y))
-        d_g = to_float(manifold.inner_product(x, moved, grad))
+        y = grad - manifold.transport(state["x"], x, previous_grad)
+        y_norm2 = inner_float(manifold, x, y, y)
         beta = (g_y - 2.0 * y_norm2 * d_g / d_y) / d_y
-        d_norm = math.sqrt(max(to_float(manifold.inner_product(x, moved, moved)), 0.0))
+        d_norm = math.sqrt(max(inner_float(manifold, x, moved, moved), 0.0))
         if d_norm > 0:
             eta_k = -1.0 / (d_norm * min(self.hz_eta, math.sqrt(prev_norm2)))
             beta = max(beta, eta_k)

@@ -40,6 +40,7 @@ import math
 from dataclasses import dataclass
 
 from ..backend import to_float
+from .solver import inner_float
 
 __all__ = ["LineSearchResult", "backtracking", "strong_wolfe"]
 
@@ -194,11 +195,12 @@ def strong_wolfe(problem, x, direction, cost, slope, initial_step, sufficient_de
     hi = None
     alpha = min(float(initial_step), max_step)
     any_finite = False
+    k = 0
     for k in range(1, max_evaluations + 1):
         y = manifold.retraction(x, alpha * direction)
         phi, grad = problem.cost_and_riemannian_gradient(y)
         phi = to_float(phi)
-        dphi = to_float(manifold.inner_product(y, grad, direction)) if math.isfinite(phi) else math.nan
+        dphi = inner_float(manifold, y, grad, direction) if math.isfinite(phi) else math.nan
         trial = (alpha, phi, dphi, y, grad)
         previous = lo
         if not (math.isfinite(phi) and math.isfinite(dphi)):

@@ -71,8 +71,19 @@ def minimize(cost, x0, method="rgd", jac=None, manifold=None, options=None, call
     x0 : array, shape (n, p)
         Starting point (must satisfy x0ᴴx0 = I).
     method : str, default "rgd"
-        One of :data:`METHODS`: "rgd" (Armijo), "rgd-bb" (Barzilai–Borwein),
-        and the methods registered by the solver modules.
+        One of :data:`METHODS`:
+
+        ===============  ==========================================================
+        "rgd"            Riemannian gradient descent, Armijo backtracking
+        "rgd-bb"         gradient descent with Barzilai–Borwein steps and the
+                         Zhang–Hager nonmonotone line search (often the fastest)
+        "cg"             conjugate gradients (Hager–Zhang β, strong Wolfe search);
+                         ``options={"beta": "hs"}`` etc. pick another rule
+        "givens"         Givens coordinate descent, random coordinates
+        "givens-gs"      Givens coordinate descent, Gauss–Southwell rule
+        "projunn-d"      projUNN-D (polar projection of a rank-k step), O(n)/U(n)
+        "projunn-t"      projUNN-T (exponential of a rank-k tangent step), O(n)/U(n)
+        ===============  ==========================================================
     jac : None, callable or True
         None: autograd differentiates ``cost`` (NumPy only); a callable
         returning the Euclidean gradient ∇f(x) of shape (n, p); True: ``cost``
@@ -82,7 +93,15 @@ def minimize(cost, x0, method="rgd", jac=None, manifold=None, options=None, call
     options : dict, optional
         Keyword arguments of the solver (stopping rules, step rule, verbose...).
     callback : callable, optional
-        ``callback(intermediate_result)``; return True to stop.
+        ``callback(intermediate_result)`` after every iteration, with an
+        :class:`OptimizeResult` holding ``x``, ``fun``, ``grad_norm``, ``nit``;
+        return True (or raise StopIteration) to stop with status "callback".
+
+    Notes
+    -----
+    ``options={"verbose": True}`` shows a tqdm progress bar with the cost and
+    the gradient norm; ``res.history`` holds the per-iteration ``cost``,
+    ``grad_norm``, ``step_size`` and ``time`` (entry 0: the start point).
 
     Returns
     -------

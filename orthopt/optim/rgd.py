@@ -32,7 +32,7 @@ import math
 
 from ..backend import to_float
 from .line_search import backtracking
-from .solver import Solver, Step
+from .solver import Solver, Step, inner_float
 
 __all__ = ["RiemannianGradientDescent"]
 
@@ -87,7 +87,7 @@ class RiemannianGradientDescent(Solver):
             raise ValueError(f"contraction must be in (0, 1), got {contraction}")
         if not 0 < sufficient_decrease < 1:
             raise ValueError(f"sufficient_decrease must be in (0, 1), got {sufficient_decrease}")
-        self.step = step
+        self.step_rule = step
         self.step_size = step_size
         self.sufficient_decrease = sufficient_decrease
         self.contraction = contraction
@@ -99,21 +99,21 @@ class RiemannianGradientDescent(Solver):
 
     def _iterate(self, problem, x, cost, grad, state):
         manifold = problem.manifold
-        grad_norm2 = to_float(manifold.inner_product(x, grad, grad))
+        grad_norm2 = inner_float(manifold, x, grad, grad)
         grad_norm = math.sqrt(grad_norm2)
-        if self.step == "fixed":
+        if self.step_rule == "fixed":
             alpha = self.step_size
             x_new = manifold.retraction(x, -alpha * grad)
             cost_new, grad_new = problem.cost_and_riemannian_gradient(x_new)
             return Step(x_new, cost_new, grad_new, alpha * grad_norm)
 
         alpha0 = self._initial_step(manifold, x, grad, grad_norm, state)
-        reference = state["reference"] if self.step == "bb" else to_float(cost)
+        reference = state["reference"] if self.step_rule == "bb" else to_float(cost)
         # BB trial steps are accepted at once most of the time, so evaluate the
         # gradient together with the cost at each trial and never twice.
         search = backtracking(problem, x, -grad, -grad_norm2, reference, alpha0,
                               self.sufficient_decrease, self.contraction,
-                              gradient=self.step == "bb")
+                              gradient=self.step_rule == "bb")
         if search.status is not None:
             return Step(x, cost, grad, 0.0, status=search.status)
         if search.grad is not None:
@@ -123,7 +123,7 @@ class RiemannianGradientDescent(Solver):
         state["alpha"] = search.step
         state["previous"] = (x, grad)
         state["k"] += 1
-        if self.step == "bb":
+        if self.step_rule == "bb":
             eta, q = self.nonmonotone_weight, state["weight"]
             q_new = eta * q + 1.0
             state["reference"] = (eta * q * state["reference"] + to_float(cost_new)) / q_new
@@ -144,16 +144,16 @@ class RiemannianGradientDescent(Solver):
     def _initial_step(self, manifold, x, grad, grad_norm, state):
         if state["alpha"] is None:
             return self.step_size if self.step_size is not None else 1.0 / max(grad_norm, 1e-300)
-        if self.step == "armijo":
+        if self.step_rule == "armijo":
             return 2.0 * state["alpha"]
         x_prev, grad_prev = state["previous"]
         s = x - x_prev
         y = grad - grad_prev
-        sy = abs(to_float(manifold.inner_product(x, s, y)))
+        sy = abs(inner_float(manifold, x, s, y))
         if sy == 0.0:
             return 2.0 * state["alpha"]
         if state["k"] % 2:
-            alpha = to_float(manifold.inner_product(x, s, s)) / sy
+            alpha = inner_float(manifold, x, s, s) / sy
         else:
-            alpha = sy / to_float(manifold.inner_product(x, y, y))
+            alpha = sy / inner_float(manifold, x, y, y)
         return min(max(alpha, 1e-20), 1e20)

@@ -11,12 +11,14 @@ vfield     W = exp(S + diag(d)), d = d_max tanh θ (inspired by Azencot et al.
 rgd        W on SO(n)/U(n): the optimizer preconditions G (RMSprop or Adam),
            the Lie-algebra direction Ω = skew(Wᴴ P) is followed by a
            retraction W ← R_W(−lr·WΩ) ("qr", "cayley" or "exp")
-projunn-d  W ← polar(W − lr·G̃), G̃ a rank-k approximation of the
-           preconditioned gradient (Kiani et al. 2022)
-projunn-t  W ← W exp(−lr·skew(Wᴴ G̃))
-givens     W ← W·exp(−lr Ω_ij (e_i e_jᵀ − e_j e_iᵀ)) for the coordinate(s)
-           picked by rule "random", "gauss-southwell" or "block" (top-k
-           disjoint pairs) — Massart & Abrol 2022, Shalit & Chechik 2014
+projunn-d  W ← polar(W + abᴴ), abᴴ a rank-k approximation of the
+           preconditioned step −lr·P (Kiani et al. 2022), O(kn²) through
+           :class:`orthopt.optim.projunn.ProjUNN`
+projunn-t  W ← W exp(skew(Wᴴ abᴴ)), same
+givens     W ← G_ij(−lr Ω_ij) W, Ω = skew(P Wᴴ), for the coordinate(s) picked by
+           rule "random", "gauss-southwell" or "block" (top-k disjoint pairs),
+           through :class:`orthopt.optim.coordinate.GivensCoordinateDescent` —
+           Massart & Abrol 2022, Shalit & Chechik 2014
 none       W free (plain RMSprop/Adam): the unconstrained baseline
 =========  ===============================================================
 
@@ -29,7 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..backend import conj_transpose, eye_like, get_namespace, is_cupy, is_numpy, to_numpy
+from ..backend import conj_transpose, eye_like, get_namespace, to_numpy
 from ..linalg import apply_givens, expm, givens_coefficients, polar, qr_positive, skew
 from . import parametrizations as P
 from .optimizers import make_optimizer
@@ -192,15 +194,27 @@ class RiemannianStep(_Method):
         self.params["W"] = _retract(w, -lr * omega, self.retraction)
 
 
-class ProjUNNStep(_Method):
-    """projUNN (Kiani et al. 2022): rank-k gradient, then project (D) or exponentiate (T).
+def _projunn_solver():
+    """orthopt.optim.projunn.ProjUNN, or None when that module is absent."""
+    try:
+        from ..optim.projunn import ProjUNN
+    except ImportError:  # pragma: no cover - only in partial installs
+        return None
+    return ProjUNN
 
-    The rank-k approximation G̃ of the preconditioned gradient is either the
-    randomized range finder with one subspace iteration (``"lsi"``), k columns
-    sampled with probability ∝ their squared norm and rescaled to be unbiased
-    (``"column"``), or the full gradient (``"exact"``). This in-package version
-    then uses dense n×n polar / expm (O(n³)); the O(kn²) eigen-route lives in
-    :mod:`orthopt.optim.projunn`.
+
+class ProjUNNStep(_Method):
+    """projUNN (Kiani et al. 2022): a rank-k step, then project (D) or exponentiate (T).
+
+    The optimizer (RMSprop by default) first scales G into P; the step −lr·P
+    is approximated by a rank-k matrix abᴴ (``"lsi"``: randomized subspace
+    iteration; ``"column"``: k columns sampled ∝ their squared norm, unbiased;
+    ``"exact"``: truncated SVD), as in the paper from the Euclidean gradient.
+    Then projUNN-D sets W ← polar(W + abᴴ) and projUNN-T sets
+    W ← W exp(skew(Wᴴabᴴ)), both in O(kn²) through
+    :class:`orthopt.optim.projunn.ProjUNN` (a dense O(n³) fallback is used when
+    that module is absent). ``lr_divider`` divides the learning rate of W. The
+    random sketches draw from the training run's generator, so resume is exact.
     """
 
     def __init__(self, variant, w0, *, optimizer, lr, dtype, like, rank=1,
@@ -213,50 +227,78 @@ class ProjUNNStep(_Method):
                              "use 'lsi', 'column' or 'exact'")
         if int(rank) != rank or rank < 1:
             raise ValueError(f"projUNN rank must be a positive integer, got {rank!r}")
+        if not lr_divider > 0:
+            raise ValueError(f"lr_divider must be positive, got {lr_divider!r}")
         self.name = "projunn-" + variant
         self.variant, self.rank, self.approximation = variant, int(rank), approximation
         self.lr_divider = float(lr_divider)
         self.params["W"] = _to(w0, dtype, like)
+        self.solver_class = _projunn_solver()
+        self.manifold = None
+        if self.solver_class is not None:
+            from ..manifolds import SpecialOrthogonal, Unitary
 
-    def low_rank(self, g, rng):
-        xp = get_namespace(g)
-        n, k = g.shape[1], min(self.rank, g.shape[1])
-        if self.approximation == "exact":
-            return g
-        if self.approximation == "lsi":
-            probe = rng.standard_normal((n, k))
-            q, _ = xp.linalg.qr(g @ xp.astype(_to(probe, np.float64, g), g.dtype))
-            q, _ = xp.linalg.qr(g @ (conj_transpose(g) @ q))  # one subspace iteration
-            return q @ (conj_transpose(q) @ g)
-        weights = to_numpy(xp.sum(xp.abs(g) ** 2, axis=0))
-        total = weights.sum()
-        if not total > 0:
-            return g
-        prob = weights / total
-        cols = rng.choice(n, size=k, replace=True, p=prob)
-        scale = np.zeros(n)
-        np.add.at(scale, cols, 1.0 / (k * prob[cols]))
-        return g * xp.astype(_to(scale, np.float64, g), g.dtype)[None, :]
+            n = w0.shape[0]
+            self.manifold = Unitary(n) if np.iscomplexobj(w0) else SpecialOrthogonal(n)
 
     def _update(self, grad_w, lr, rng):
         lr = lr / self.lr_divider
+        direction = self.optimizer.direction("W", grad_w)
+        if self.solver_class is None:
+            self._dense_update(direction, lr, rng)
+            return
+        solver = self.solver_class(variant=self.variant.upper(), rank=self.rank,
+                                   approximation=self.approximation, direction="euclidean",
+                                   lr=lr, step="fixed", manifold=self.manifold)
+        state = {"rng": rng, "step": self.count}
+        self.params["W"], _ = solver.step(self.params["W"], direction, state)
+
+    def _dense_update(self, g, lr, rng):
+        """Fallback without orthopt.optim.projunn: dense polar / expm, O(n³)."""
+        xp = get_namespace(g)
         w = self.params["W"]
-        g = self.low_rank(self.optimizer.direction("W", grad_w), rng)
+        n, k = g.shape[1], min(self.rank, g.shape[1])
+        if self.approximation == "lsi":
+            probe = xp.astype(_to(rng.standard_normal((n, k)), np.float64, g), g.dtype)
+            q, _ = xp.linalg.qr(g @ probe)
+            q, _ = xp.linalg.qr(g @ (conj_transpose(g) @ q))  # one subspace iteration
+            g = q @ (conj_transpose(q) @ g)
+        elif self.approximation == "column":
+            weights = to_numpy(xp.sum(xp.abs(g) ** 2, axis=0))
+            prob = weights / weights.sum()
+            cols = rng.choice(n, size=k, replace=True, p=prob)
+            scale = np.zeros(n)
+            np.add.at(scale, cols, 1.0 / (k * prob[cols]))
+            g = g * xp.astype(_to(scale, np.float64, g), g.dtype)[None, :]
         if self.variant == "d":
             self.params["W"] = polar(w - lr * g)
         else:
             self.params["W"] = w @ expm(-lr * skew(conj_transpose(w) @ g))
 
 
-class GivensStep(_Method):
-    """Coordinate descent on SO(n): rotate the columns (i, j) with the largest |Ω_ij|.
+def _coordinate_solver():
+    """orthopt.optim.coordinate.GivensCoordinateDescent, or None when that module is absent."""
+    try:
+        from ..optim.coordinate import GivensCoordinateDescent
+    except ImportError:  # pragma: no cover - only in partial installs
+        return None
+    return GivensCoordinateDescent
 
-    Ω = skew(WᵀG) is the Riemannian gradient in the Lie algebra; the
-    directional derivative of L(W exp(ω(e_i e_jᵀ − e_j e_iᵀ))) at ω = 0 is
-    2Ω_ij, so ω = −lr·Ω_ij is a descent step. One rotation touches two columns
-    of W: O(n) work for the update itself. With ``precondition=True`` (default)
-    G is first scaled by the optimizer (RMSprop/Adam), as for rgd; with False
-    the plain Riemannian gradient is used (Massart & Abrol's setting).
+
+class GivensStep(_Method):
+    """Coordinate descent on SO(n) (U(n)): rotate the coordinates with the largest |Ω_ij|.
+
+    The step is :meth:`orthopt.optim.coordinate.GivensCoordinateDescent.step`
+    with fixed angles ω = −lr·Ω_ij, Ω = skew(G Wᴴ): the left action
+    W ← G_ij(ω) W touches two rows of W, O(n) work per rotation (the directional
+    derivative along coordinate (i, j) is 2Ω_ij, so this is a descent step).
+    Rules: ``"gauss-southwell"`` (largest |Ω_ij|), ``"block"`` (the ``block``
+    largest, made disjoint), ``"random"`` (a uniformly random pair, drawn from
+    the training run's generator so that resume stays exact). With
+    ``precondition=True`` (default) G is first scaled by the optimizer
+    (RMSprop/Adam), as for rgd; with False the plain gradient is used
+    (Massart & Abrol's setting). When :mod:`orthopt.optim.coordinate` is not
+    available a local real-only kernel (right action on columns) is used.
     """
 
     def __init__(self, w0, *, optimizer, lr, dtype, like, rule="gauss-southwell", block=8,
@@ -266,60 +308,57 @@ class GivensStep(_Method):
         if rule not in ("random", "gauss-southwell", "block"):
             raise ValueError(f"unknown Givens rule {rule!r}; use 'random', 'gauss-southwell' "
                              "or 'block'")
-        if np.iscomplexobj(w0):
-            raise ValueError("method='givens' supports real W only; use rgd or exprnn for "
-                             "unitary W")
+        self.solver_class = _coordinate_solver()
+        if np.iscomplexobj(w0) and self.solver_class is None:
+            raise ValueError("method='givens' with complex W needs orthopt.optim.coordinate")
         self.name = "givens"
         self.rule, self.block = rule, int(block)
         self.params["W"] = _to(w0, dtype, like)
+        self.manifold = None
+        if self.solver_class is not None:
+            from ..manifolds import SpecialOrthogonal, Unitary
 
-    def pick(self, omega, rng):
-        """Disjoint index pairs (i, j), i < j, to rotate."""
-        n = omega.shape[0]
-        if self.rule == "random":
-            i, j = sorted(rng.choice(n, size=2, replace=False))
-            return np.array([i]), np.array([j])
-        mag = np.abs(np.triu(to_numpy(omega), 1)).ravel()
-        count = 1 if self.rule == "gauss-southwell" else min(self.block, n // 2)
-        if count == 1:
-            i, j = divmod(int(np.argmax(mag)), n)
-            return np.array([i]), np.array([j])
-        # candidates: the 4k largest entries (argpartition, O(n²)); sort only those
-        cand = min(mag.size, 4 * count)
-        order = np.argpartition(mag, -cand)[-cand:]
-        order = order[np.argsort(mag[order])[::-1]]
-        used, pi, pj = set(), [], []
-        for flat in order:
-            i, j = divmod(int(flat), n)
-            if i >= j or i in used or j in used:
-                continue
-            pi.append(i), pj.append(j)
-            used.update((i, j))
-            if len(pi) == count:
-                break
-        return np.array(pi, dtype=np.int64), np.array(pj, dtype=np.int64)
+            n = w0.shape[0]
+            self.manifold = Unitary(n) if np.iscomplexobj(w0) else SpecialOrthogonal(n)
 
     def _update(self, grad_w, lr, rng):
-        xp = get_namespace(grad_w)
-        w = self.params["W"]
         if self.precondition:  # as rgd: RMSprop/Adam-scaled G, so the same lr range works
             grad_w = self.optimizer.direction("W", grad_w)
+        if self.solver_class is None:
+            self._local_update(grad_w, lr, rng)
+            return
+        rule = "random" if self.rule == "random" else "gauss-southwell"
+        block = self.block if self.rule == "block" else 1
+        solver = self.solver_class(rule=rule, block=block, step=lr, manifold=self.manifold)
+        # the random rule draws from the training generator (checkpointed), not a fresh one
+        state = {"schedule": {"rng": rng, "round": 0, "position": 0}}
+        self.params["W"], _ = solver.step(self.params["W"], grad_w, state)
+
+    def _local_update(self, grad_w, lr, rng):
+        """Fallback: W ← W exp(−lr Ω_ij (e_i e_jᵀ − e_j e_iᵀ)), Ω = skew(WᵀG), on columns."""
+        xp = get_namespace(grad_w)
+        w = self.params["W"]
         omega = skew(conj_transpose(w) @ grad_w)
-        i, j = self.pick(omega, rng)
-        dev = w.device
-        if is_numpy(xp) or is_cupy(xp):
-            i, j = xp.asarray(i, device=dev), xp.asarray(j, device=dev)
-        angles = lr * xp.take(xp.reshape(omega, (-1,)),
-                              xp.asarray(i * omega.shape[0] + j, device=dev))
+        n = omega.shape[0]
+        if self.rule == "random":
+            pair = sorted(rng.choice(n, size=2, replace=False))
+            i, j = np.array(pair[:1]), np.array(pair[1:])
+        else:
+            mag = np.abs(np.triu(to_numpy(omega), 1)).ravel()
+            count = 1 if self.rule == "gauss-southwell" else min(self.block, n // 2)
+            used, pi, pj = set(), [], []
+            for flat in np.argsort(mag)[::-1]:
+                a, b = divmod(int(flat), n)
+                if a < b and a not in used and b not in used:
+                    pi.append(a), pj.append(b)
+                    used.update((a, b))
+                    if len(pi) == count:
+                        break
+            i, j = np.array(pi, dtype=np.int64), np.array(pj, dtype=np.int64)
+        angles = lr * xp.take(xp.reshape(omega, (-1,)), xp.asarray(i * n + j, device=w.device))
         # apply_givens(axis=-1) computes W Rᴴ; Rᴴ = exp(−lr Ω_ij E) when R is built from +lr Ω_ij
         c, s = givens_coefficients(angles)
-        if is_numpy(xp) or is_cupy(xp):
-            # in place on the two touched columns: O(k·n), the point of coordinate descent
-            wi, wj = w[:, i], w[:, j]
-            w[:, i] = c * wi + s * wj
-            w[:, j] = -s * wi + c * wj
-        else:  # namespaces without fancy-index assignment: gather, rotate, scatter by concat
-            self.params["W"] = apply_givens(w, i, j, c, s, axis=-1)
+        self.params["W"] = apply_givens(w, i, j, c, s, axis=-1)
 
 
 class Unconstrained(_Method):

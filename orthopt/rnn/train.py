@@ -293,7 +293,7 @@ class Trainer:
             out, y = out[mask, ...], y[mask, ...]
         return to_float(accuracy(out, y))
 
-    def evaluate(self, chunk=1000):
+    def evaluate(self, chunk=256):
         """(loss, accuracy) of the current weights on the task's held-out data."""
         x, y = self.task.eval_data()
         loss_fn = _loss_fn(self.task)

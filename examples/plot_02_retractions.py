@@ -1,0 +1,247 @@
+r"""
+2. Retractions: exp, Cayley, QR, polar, Givens
+==============================================
+
+A solver computes a direction :math:`v` in the tangent space and must then
+*move* along it without leaving the manifold. The exact way is the geodesic
+(the exponential map); a **retraction** is any cheaper map that agrees with
+it to first order. This lesson derives the five retractions of orthopt,
+shows how their curves differ, measures their order of agreement with the
+exponential (the Taylor-slope picture), and times them.
+
+.. admonition:: What you should take away
+
+   * A retraction :math:`R_x` needs only :math:`R_x(0) = x` and
+     :math:`\frac{d}{dt}R_x(tv)\big|_{t=0} = v`. Every convergence guarantee of
+     Riemannian gradient descent holds for any retraction.
+   * On the sphere all five follow the same great circle at different
+     speeds; on SO(3) they follow different paths, and all of them agree
+     with the geodesic to first order, the polar one to second order.
+   * They differ by an order of magnitude in cost: QR is the cheapest,
+     the exponential the most expensive. Pick the exponential only when you
+     need true geodesics (e.g. a parametrization :math:`x = \exp(A)`).
+"""
+
+# %%
+# What makes a retraction
+# -----------------------
+#
+# A retraction at :math:`x` is a smooth map :math:`R_x : T_x \to \mathcal M`
+# with
+#
+# .. math::
+#
+#    R_x(0) = x, \qquad \frac{d}{dt} R_x(tv)\Big|_{t=0} = v .
+#
+# (Absil, Mahony & Sepulchre 2008, Def. 4.1.1.) So :math:`R_x(tv) = x + tv +
+# O(t^2)`: the curve leaves :math:`x` with the right velocity, and only the
+# :math:`O(t^2)` term — how it bends back onto the manifold — is free. The
+# five retractions of orthopt, for :math:`x\in\operatorname{St}(n,p)` and
+# tangent :math:`v` (so :math:`x^\top v` is skew), are:
+#
+# **exp** — the geodesic of the embedded metric. On SO(n):
+# :math:`\exp_x(v) = x\,\operatorname{expm}(x^\top v)`; on
+# :math:`\operatorname{St}(n,p)` a :math:`2p\times 2p` matrix exponential
+# (Edelman, Arias & Smith 1998). It is the reference, with no
+# :math:`O(t^2)` freedom at all.
+#
+# **QR** — the Q factor (positive diagonal R) of :math:`x + v`. Why it is a
+# retraction: write :math:`x + tv = Q(t)R(t)` with :math:`Q(0) = x`,
+# :math:`R(0) = I`. Differentiating, :math:`v = \dot Q + x\dot R`, so
+# :math:`x^\top\dot Q = x^\top v - \dot R`. The left side is skew (:math:`Q`
+# stays orthonormal) and so is :math:`x^\top v`, so :math:`\dot R` is both
+# skew and upper triangular: :math:`\dot R = 0` and :math:`\dot Q = v`.
+# orthopt computes it as a Cholesky-QR from the Gram matrix
+# :math:`(x+v)^\top(x+v) = I + v^\top v` — one product and a
+# :math:`p\times p` Cholesky.
+#
+# **polar** — the closest orthonormal matrix to :math:`x + v`:
+# :math:`(x+v)(I + v^\top v)^{-1/2}`. Since
+# :math:`(I + t^2 v^\top v)^{-1/2} = I - \tfrac{t^2}{2}v^\top v + O(t^4)`, it is
+# :math:`x + tv - \tfrac{t^2}{2}x\,v^\top v + O(t^3)`, and that :math:`t^2` term
+# is exactly the geodesic's: the polar retraction is **second order**.
+#
+# **Cayley** — :math:`(I - \tfrac12 W)^{-1}(I + \tfrac12 W)\,x` with a
+# skew generator :math:`W` chosen so that :math:`Wx = v`. Its first-order
+# term is :math:`Wx = v`. The Cayley transform maps skew matrices to
+# rotations without a matrix exponential: one linear solve, or a
+# :math:`2p\times 2p` one for tall :math:`x` (Wen & Yin 2013).
+#
+# **Givens** — a product of plane rotations
+# :math:`\prod_{i<j} G_{ij}(t W_{ij})`, one per pair of coordinates, with
+# angles from the generator. Since :math:`\prod_k \exp(tA_k) = \exp(t\sum_k
+# A_k) + O(t^2)`, it is a retraction; each rotation touches only two rows,
+# which is what makes coordinate descent cheap (lesson 5).
+#
+# The sphere: same path, different speeds
+# ---------------------------------------
+#
+# For :math:`p = 1` each retraction moves :math:`x` within the plane spanned
+# by :math:`x` and :math:`v`, so all of them trace the same great circle. They
+# differ in how far they get: after :math:`t` the geodesic has turned by
+# the angle :math:`t\|v\|`, QR and polar by :math:`\arctan(t\|v\|)` (they
+# normalize :math:`x + tv`), Cayley by :math:`2\arctan(t\|v\|/2)`. Givens
+# needs a single rotation in that plane, which *is* the geodesic. The markers
+# are equally spaced in :math:`t`.
+
+import time
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from orthopt import SpecialOrthogonal, Stiefel, check_retraction
+from orthopt.viz import plot_retractions
+
+RETRACTIONS = ["exp", "qr", "polar", "cayley", "givens"]
+
+x = np.array([[0.8], [0.3], [0.4]])
+x /= np.linalg.norm(x)
+v = Stiefel(3, 1).projection(x, np.array([[-0.3], [0.7], [0.5]]))
+fig = plt.figure(figsize=(6.0, 5.5), layout="constrained")
+ax = fig.add_subplot(projection="3d")
+plot_retractions(x, v, t_max=2.0, ax=ax)
+ax.set_title(r"$t \mapsto R_x(tv)$ on $S^2$, $t \in [0, 2]$")
+plt.show()
+
+# %%
+# The angles, numerically:
+
+t, speed = 2.0, float(np.linalg.norm(v))
+for name in RETRACTIONS:
+    y = Stiefel(3, 1, retraction=name).retraction(x, t * v)
+    angle = float(np.arccos(np.clip((x.T @ y).item(), -1.0, 1.0)))
+    print(f"{name:7s} turned by {angle:.4f} rad")
+print(f"(t‖v‖ = {t * speed:.4f}, arctan(t‖v‖) = {np.arctan(t * speed):.4f}, "
+      f"2 arctan(t‖v‖/2) = {2 * np.arctan(t * speed / 2):.4f})")
+
+# %%
+# SO(3): different paths
+# ----------------------
+#
+# On the rotation group the retractions no longer share a path. A body (the
+# paper plane) starts at the identity; each retraction rotates it along
+# :math:`t \mapsto R_x(t v)` and we trace the nose. For small :math:`t` the
+# paths agree — they have the same velocity — and they separate as
+# :math:`t` grows.
+
+omega = np.array([[0.0, -0.6, -0.9], [0.6, 0.0, -1.0], [0.9, 1.0, 0.0]])
+fig = plt.figure(figsize=(6.0, 5.5), layout="constrained")
+ax = fig.add_subplot(projection="3d")
+plot_retractions(np.eye(3), omega, t_max=1.2, ax=ax)
+ax.set_title(r"SO(3): the nose of the body along $R_x(tv)$, $t\in[0, 1.2]$")
+plt.show()
+
+# %%
+# The Taylor-slope picture
+# ------------------------
+#
+# How well does :math:`R_x(tv)` follow the geodesic? If
+# :math:`\|R_x(tv) - \exp_x(tv)\| = O(t^{k+1})`, the retraction is of order
+# :math:`k`. On a log–log plot the error is a line of slope :math:`k + 1`:
+# slope 2 for a first-order retraction, slope 3 for a second-order one.
+# :func:`~orthopt.check_retraction` measures exactly this (and that
+# :math:`R_x(0) = x`, that the derivative is :math:`v`, and that the result
+# is on the manifold), and returns the fitted slope.
+
+M = Stiefel(8, 3)
+rng = np.random.default_rng(1)
+x8 = M.random_point(rng=rng)
+v8 = M.random_tangent_vector(x8, rng=rng)
+fig, ax = plt.subplots(figsize=(6.4, 4.4), layout="constrained")
+for name in RETRACTIONS[1:]:
+    check = check_retraction(Stiefel(8, 3, retraction=name), x=x8, v=v8)
+    print(f"{name:7s} passed={check.passed}  slope {check.slope:.2f} → order {check.order:.2f}")
+    ax.loglog(check.t, np.maximum(check.errors, 1e-17), "o-", ms=3, label=name)
+tt = check.t
+ax.loglog(tt, 0.3 * tt**2, ":", color="gray", label="slope 2 (first order)")
+ax.loglog(tt, 0.03 * tt**3, "--", color="gray", label="slope 3 (second order)")
+ax.set_xlabel("step t")
+ax.set_ylabel(r"$\|R_x(tv) - \exp_x(tv)\|_F$")
+ax.set_title("St(8, 3): distance to the geodesic")
+ax.grid(True, which="both", alpha=0.3)
+ax.legend(fontsize=8)
+plt.show()
+
+# %%
+# QR, Cayley (for :math:`p < n`) and Givens follow the geodesic to first
+# order (slope 2), polar to second order (slope 3). For square matrices the
+# Cayley transform is second order too (it is the (1,1) Padé approximant of
+# the exponential). The curves flatten at the bottom where rounding error
+# (:math:`\approx 10^{-16}`) takes over.
+#
+# What they cost
+# --------------
+#
+# On SO(n) all five are :math:`O(n^3)`, so the honest comparison is a
+# measurement: each retraction's time divided by the time of one
+# :math:`n\times n` matrix product (a "GEMM") measured in the same process,
+# single-threaded. Small sizes keep this page fast to build; the ratios at
+# :math:`n = 1024` are in ``benchmarks/``.
+
+try:  # pin BLAS to one thread when threadpoolctl is available
+    from threadpoolctl import threadpool_limits
+except ImportError:  # pragma: no cover - the docs build already sets OMP_NUM_THREADS=1
+    from contextlib import nullcontext as threadpool_limits
+
+
+def best_time(fn, repeat=7):
+    fn()  # warm up (and let SciPy load its routines)
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+n = 256
+SO = SpecialOrthogonal(n)
+xn = SO.random_point(rng=rng)
+vn = 0.1 * SO.random_tangent_vector(xn, rng=rng) * np.sqrt(n)
+with threadpool_limits(1):
+    gemm = best_time(lambda: xn @ vn)
+    rows = []
+    for name in RETRACTIONS:
+        Mr = SpecialOrthogonal(n, retraction=name)
+        seconds = best_time(lambda: Mr.retraction(xn, vn), repeat=3 if name == "givens" else 7)
+        rows.append((name, seconds, seconds / gemm))
+print(f"SO({n}), one GEMM = {1e3 * gemm:.2f} ms")
+print(f"{'retraction':10s} {'time [ms]':>10s} {'GEMMs':>7s}")
+for name, seconds, ratio in rows:
+    print(f"{name:10s} {1e3 * seconds:10.2f} {ratio:7.1f}")
+
+fig, ax = plt.subplots(figsize=(5.6, 3.2), layout="constrained")
+ax.barh([r[0] for r in rows], [r[2] for r in rows], color=[f"C{i}" for i in range(5)])
+ax.set_xlabel(f"time / time of one {n}×{n} matrix product")
+ax.set_ylabel("retraction")
+ax.set_title(f"cost of one retraction on SO({n}), single thread")
+ax.invert_yaxis()
+plt.show()
+
+# %%
+# The costs in words (SO(n), leading terms):
+#
+# * **qr**: one product for the Gram matrix :math:`I + v^\top v`, a
+#   Cholesky (:math:`n^3/3`) and a triangular solve — about two GEMMs.
+# * **polar**: Newton–Schulz for short steps — a few products, no
+#   factorization (GPU friendly); an eigendecomposition for long ones.
+# * **cayley**: one LU solve with :math:`n` right-hand sides.
+# * **exp**: a scaled-and-squared Padé approximant — several products plus a
+#   solve, plus squarings that grow with :math:`\|v\|`.
+# * **givens**: :math:`n(n-1)/2` plane rotations in :math:`n - 1` rounds of
+#   disjoint pairs, each round a separate vectorized call that streams over
+#   the whole matrix. A *full sweep* is therefore by far the slowest here —
+#   interpreter overhead and memory traffic, not arithmetic. Its point is the
+#   opposite use: a *single* rotation touches two rows, :math:`O(n)` work,
+#   which is what coordinate descent exploits (lesson 5).
+#
+# For tall :math:`x \in \operatorname{St}(n, p)` with :math:`p \ll n`
+# everything drops to :math:`O(np^2)`: QR and polar work with the
+# :math:`p\times p` Gram matrix, Cayley and exp with :math:`2p\times 2p`
+# systems.
+#
+# **Rule of thumb.** Use ``"qr"`` (the default of
+# :class:`~orthopt.Stiefel`) or ``"polar"`` in solvers; use ``"exp"`` when you
+# need geodesics or a trivialization :math:`x = \exp(A)` (lesson 7);
+# ``"cayley"`` when you want an exact rotation from a skew generator without
+# an exponential; ``"givens"`` when updates should touch few coordinates.

@@ -1,0 +1,286 @@
+"""Givens coordinate descent: coordinate derivative, rules, exact angles, solving."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import scipy.linalg
+
+from orthopt.backend import to_numpy
+from orthopt.manifolds import SpecialOrthogonal, Stiefel, Unitary
+from orthopt.optim import Problem, minimize
+from orthopt.optim.coordinate import (
+    GivensCoordinateDescent,
+    coordinate_generator,
+    minimize_trig2,
+    rotate,
+    rotate_rows_inplace,
+    select_gauss_southwell,
+)
+
+try:
+    import array_api_strict as xs
+except ImportError:  # pragma: no cover
+    xs = None
+
+EPS = float(np.finfo(np.float64).eps)
+
+
+def _hermitian(rng, n, complex_=False):
+    a = rng.standard_normal((n, n))
+    if complex_:
+        a = a + 1j * rng.standard_normal((n, n))
+    return (a + a.conj().T) / 2
+
+
+def _quartic_problem(rng, manifold):
+    """A non-quadratic cost with its gradient: Re tr(xᴴAxN) + Re tr(Cᴴx) + ¼Σ|x|⁴."""
+    n, p = manifold.point_shape
+    cplx = manifold.is_complex
+    a = _hermitian(rng, n, cplx)
+    nn = np.diag(np.arange(p, 0, -1.0))
+    c = rng.standard_normal((n, p)) + (1j * rng.standard_normal((n, p)) if cplx else 0)
+
+    def cost(x):
+        return float(np.real(np.trace(x.conj().T @ a @ x @ nn) + np.vdot(c, x))
+                     + 0.25 * np.sum(np.abs(x) ** 4))
+
+    def grad(x):
+        return 2 * a @ x @ nn + c + np.abs(x) ** 2 * x
+
+    return cost, grad
+
+
+@pytest.mark.parametrize("manifold", [SpecialOrthogonal(5), Stiefel(6, 2), Unitary(4),
+                                      Stiefel(5, 3, field="complex")], ids=repr)
+def test_coordinate_derivative_matches_finite_differences(manifold):
+    """d/dθ f(G_ij(θu)x)|₀ = 2Re(conj(Ω_ij)u) for pairs, Im Ω_ii for phases."""
+    rng = np.random.default_rng(0)
+    cost, grad = _quartic_problem(rng, manifold)
+    x = manifold.random_point(rng=1)
+    omega = coordinate_generator(x, grad(x))
+    # Ω from the Riemannian gradient is the same matrix
+    riem = manifold.euclidean_to_riemannian_gradient(x, grad(x))
+    assert np.max(np.abs(coordinate_generator(x, riem) - omega)) <= 100 * EPS
+    n = manifold.n
+    h = 1e-5
+    coords = [(0, 1), (1, 3), (2, n - 1)]
+    if manifold.is_complex:
+        coords += [(0, 0), (2, 2)]
+    for i, j in coords:
+        for u in ([1.0] if not manifold.is_complex else [1.0, 1j, np.exp(0.7j)]):
+            if i == j:
+                u = 1j  # a phase: ω = iα
+            plus = cost(rotate(x, [i], [j], np.asarray([h * u])))
+            minus = cost(rotate(x, [i], [j], np.asarray([-h * u])))
+            numeric = (plus - minus) / (2 * h)
+            if i == j:
+                analytic = float(np.imag(omega[i, i]))
+            else:
+                analytic = 2 * float(np.real(np.conj(omega[i, j]) * u))
+            scale = max(1.0, float(np.max(np.abs(omega))))
+            assert abs(numeric - analytic) <= 1e-7 * scale, (i, j, u, numeric, analytic)
+
+
+def test_gauss_southwell_picks_the_largest_entries():
+    rng = np.random.default_rng(1)
+    n = 9
+    w = rng.standard_normal((n, n))
+    omega = (w - w.T) / 2
+    i, j = select_gauss_southwell(omega, block=1)
+    iu, ju = np.triu_indices(n, k=1)
+    best = np.argmax(np.abs(omega[iu, ju]))
+    assert (int(i[0]), int(j[0])) == (int(iu[best]), int(ju[best]))
+
+    i, j = select_gauss_southwell(omega, block=4)
+    assert len(i) == 4
+    used = np.concatenate([i, j])
+    assert len(set(used.tolist())) == 8, "block coordinates must be disjoint"
+    scores = np.abs(omega[i, j])
+    assert np.all(np.diff(scores) <= 0) and scores[0] == np.max(np.abs(omega))
+    # greedy: every better coordinate left out shares an index with a chosen one
+    chosen = set(zip(i.tolist(), j.tolist()))
+    for a, b in zip(iu, ju):
+        if (a, b) not in chosen and abs(omega[a, b]) > scores[-1]:
+            assert a in used or b in used
+
+    # complex: phases compete with score |Ω_ii|/√2
+    wc = rng.standard_normal((n, n)) + 1j * rng.standard_normal((n, n))
+    omega_c = (wc - wc.conj().T) / 2
+    omega_c[4, 4] = 10j
+    i, j = select_gauss_southwell(omega_c, block=1)
+    assert (int(i[0]), int(j[0])) == (4, 4)
+    omega_c[4, 4] = 1e-3j
+    i, j = select_gauss_southwell(omega_c, block=1)
+    assert i[0] != j[0]
+
+
+@pytest.mark.parametrize("complex_", [False, True])
+def test_block_round_equals_sequential_rotations(complex_):
+    rng = np.random.default_rng(2)
+    manifold = Unitary(7) if complex_ else Stiefel(7, 3)
+    x = manifold.random_point(rng=3)
+    i = np.asarray([0, 2, 5, 3] if complex_ else [0, 2, 5])
+    j = np.asarray([4, 6, 1, 3] if complex_ else [4, 6, 1])  # (3, 3): a phase
+    omega = rng.standard_normal(len(i))
+    if complex_:
+        omega = omega + 1j * rng.standard_normal(len(i))
+        omega[3] = 0.8j
+    together = rotate(x, i, j, omega)
+    sequential = x
+    for k in range(len(i)):
+        sequential = rotate(sequential, i[k:k + 1], j[k:k + 1], omega[k:k + 1])
+    assert np.max(np.abs(together - sequential)) <= 10 * EPS
+    # against the explicit product of n×n rotation matrices
+    n = manifold.n
+    g = np.eye(n, dtype=x.dtype)
+    for k in range(len(i)):
+        gen = np.zeros((n, n), dtype=complex)
+        if i[k] == j[k]:
+            gen[i[k], i[k]] = omega[k]
+        else:
+            gen[i[k], j[k]] = omega[k]
+            gen[j[k], i[k]] = -np.conj(omega[k])
+        g = scipy.linalg.expm(gen if complex_ else gen.real) @ g
+    assert np.max(np.abs(together - g @ x)) <= 100 * EPS
+    if xs is not None:
+        xs_out = rotate(xs.asarray(x), i, j, omega)
+        assert np.max(np.abs(to_numpy(xs_out) - together)) <= 10 * EPS
+    if not complex_:
+        y = x.copy()
+        rotate_rows_inplace(y, 0, 4, math.cos(omega[0]), math.sin(omega[0]))
+        assert np.max(np.abs(y - rotate(x, [0], [4], omega[:1]))) <= 10 * EPS
+
+
+def test_minimize_trig2_is_the_global_minimum():
+    rng = np.random.default_rng(4)
+    grid = np.linspace(-np.pi, np.pi, 200001)
+    for _ in range(20):
+        coef = rng.standard_normal(5)
+        theta, value = minimize_trig2(coef)
+        a, b1, c1, b2, c2 = coef
+        f = (a + b1 * np.cos(grid) + c1 * np.sin(grid)
+             + b2 * np.cos(2 * grid) + c2 * np.sin(2 * grid))
+        assert value <= f.min() + 1e-9
+        assert abs(value - (a + b1 * np.cos(theta) + c1 * np.sin(theta)
+                            + b2 * np.cos(2 * theta) + c2 * np.sin(2 * theta))) <= 10 * EPS * 10
+    assert minimize_trig2([1.0, 0, 0, 0, 0]) == (0.0, 1.0)
+
+
+def _brockett(manifold, rng, backend="numpy"):
+    n, p = manifold.point_shape
+    cplx = manifold.is_complex
+    a = _hermitian(rng, n, cplx)
+    nn = np.diag(np.arange(p, 0, -1.0))
+    optimum = float(np.sum(np.linalg.eigvalsh(a)[:p] * np.diag(nn)))
+    if backend == "strict":
+        a, nn = xs.asarray(a), xs.asarray(nn)
+
+        def cost(x):
+            return xs.real(xs.sum(xs.conj(x) * (a @ x @ nn))) if cplx else xs.sum(x * (a @ x @ nn))
+    else:
+        def cost(x):
+            return float(np.real(np.trace(x.conj().T @ a @ x @ nn)))
+
+    return Problem(manifold, cost, euclidean_gradient=lambda x: 2 * a @ x @ nn), optimum
+
+
+@pytest.mark.parametrize("block", [1, 3])
+@pytest.mark.parametrize("manifold", [SpecialOrthogonal(6), Unitary(4)], ids=repr)
+def test_cyclic_sweep_with_exact_angles_never_increases_a_quadratic_cost(manifold, block):
+    rng = np.random.default_rng(5)
+    problem, _ = _brockett(manifold, rng)
+    n = manifold.n
+    sweep = n * (n - 1) // 2 + (n if manifold.is_complex else 0)
+    solver = GivensCoordinateDescent(rule="cyclic", block=block, step="exact",
+                                     max_iterations=2 * math.ceil(sweep / block),
+                                     gradient_tolerance=0.0, step_tolerance=0.0)
+    res = solver.run(problem, rng=6)
+    assert res.nit == solver.max_iterations
+    cost = res.history["cost"]
+    increase = np.max(np.diff(cost))
+    assert increase <= 100 * EPS * np.max(np.abs(cost)), increase
+    assert cost[-1] < cost[0]
+
+
+@pytest.mark.parametrize("backend", ["numpy", "strict"])
+@pytest.mark.parametrize("manifold", [SpecialOrthogonal(4), Stiefel(4, 2), Unitary(3)], ids=repr)
+def test_gauss_southwell_solves_brockett(manifold, backend):
+    if backend == "strict" and xs is None:
+        pytest.skip("array-api-strict is not installed")
+    rng = np.random.default_rng(7)
+    problem, optimum = _brockett(manifold, rng, backend)
+    like = xs.zeros(1, dtype=xs.complex128 if manifold.is_complex else xs.float64) \
+        if backend == "strict" else None
+    x0 = manifold.random_point(rng=8, like=like)
+    res = GivensCoordinateDescent(rule="gauss-southwell", max_iterations=3000,
+                                  gradient_tolerance=1e-5).run(problem, x0=x0)
+    assert type(res.x) is type(x0)
+    assert abs(res.fun - optimum) <= 1e-8 * abs(optimum), (res.fun, optimum, res.status)
+    assert manifold.feasibility(res.x) <= 1000 * EPS
+
+
+@pytest.mark.parametrize("options", [dict(rule="random", block=3, step="armijo"),
+                                     dict(rule="cyclic", block=2, step="exact"),
+                                     dict(rule="gauss-southwell", block=2, step="armijo")],
+                         ids=lambda o: f"{o['rule']}-{o['block']}-{o['step']}")
+def test_other_rules_solve_brockett_on_stiefel(options):
+    rng = np.random.default_rng(9)
+    manifold = Stiefel(5, 2)
+    problem, optimum = _brockett(manifold, rng)
+    res = GivensCoordinateDescent(max_iterations=4000, gradient_tolerance=1e-5,
+                                  **options).run(problem, rng=10)
+    assert abs(res.fun - optimum) <= 1e-8 * abs(optimum), (res.fun, optimum, res.status)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "strict"])
+@pytest.mark.parametrize("method", ["givens", "givens-gs"])
+def test_minimize_solves_procrustes(method, backend):
+    """min ‖Ax − B‖² over SO(4), against scipy.linalg.orthogonal_procrustes."""
+    if backend == "strict" and xs is None:
+        pytest.skip("array-api-strict is not installed")
+    rng = np.random.default_rng(11)
+    n = 4
+    a = rng.standard_normal((n, n))
+    r0 = SpecialOrthogonal(n).random_point(rng=12)
+    b = a @ r0 + 0.3 * rng.standard_normal((n, n))
+    r_opt, _ = scipy.linalg.orthogonal_procrustes(a, b)
+    assert np.linalg.det(r_opt) > 0  # the O(n) optimum is in SO(n) for this seed
+    optimum = float(np.sum((a @ r_opt - b) ** 2))
+    x0 = SpecialOrthogonal(n).random_point(rng=13)
+    if backend == "strict":
+        a, b, x0 = xs.asarray(a), xs.asarray(b), xs.asarray(x0)
+
+    def cost(x):
+        r = a @ x - b
+        return float(np.sum(r ** 2)) if backend == "numpy" else xs.sum(r * r)
+
+    res = minimize(cost, x0, method=method, jac=lambda x: 2 * a.T @ (a @ x - b),
+                   options=dict(max_iterations=3000, gradient_tolerance=1e-5, block=2))
+    assert abs(res.fun - optimum) <= 1e-8 * abs(optimum), (res.fun, optimum, res.status)
+    assert np.max(np.abs(to_numpy(res.x) - r_opt)) <= 1e-4
+
+
+def test_stochastic_step_and_errors():
+    rng = np.random.default_rng(14)
+    manifold = SpecialOrthogonal(6)
+    problem, optimum = _brockett(manifold, rng)
+    x = manifold.random_point(rng=15)
+    f0 = problem.cost(x)
+    solver = GivensCoordinateDescent(rule="cyclic", block=3, step=0.05)
+    state = None
+    for _ in range(600):
+        x, state = solver.step(x, problem.euclidean_gradient(x), state)
+    assert manifold.feasibility(x) <= 1000 * EPS
+    assert problem.cost(x) < f0
+    assert abs(problem.cost(x) - optimum) <= 1e-2 * abs(optimum)
+    with pytest.raises(ValueError, match="step=<float>"):
+        GivensCoordinateDescent(step="exact").step(x, x, None)
+    with pytest.raises(ValueError, match="rule"):
+        GivensCoordinateDescent(rule="greedy")
+    with pytest.raises(ValueError, match="block"):
+        GivensCoordinateDescent(block=0)
+    with pytest.raises(ValueError, match="step"):
+        GivensCoordinateDescent(step="wolfe")

@@ -1,0 +1,207 @@
+"""projUNN: exact D/T projections, low-rank approximations, solving, stochastic steps."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.linalg
+
+from orthopt.backend import to_numpy
+from orthopt.manifolds import SpecialOrthogonal, Stiefel, Unitary
+from orthopt.optim import Problem, minimize
+from orthopt.optim.projunn import (
+    ProjUNN,
+    low_rank_column,
+    low_rank_exact,
+    low_rank_lsi,
+    projunn_d,
+    projunn_t,
+)
+
+try:
+    import array_api_strict as xs
+except ImportError:  # pragma: no cover
+    xs = None
+
+EPS = float(np.finfo(np.float64).eps)
+
+
+def _point_and_factors(rng, n, k, complex_, scale=0.1):
+    manifold = Unitary(n) if complex_ else SpecialOrthogonal(n)
+    u = manifold.random_point(rng=rng)
+
+    def gauss(shape):
+        g = rng.standard_normal(shape)
+        return g + 1j * rng.standard_normal(shape) if complex_ else g
+
+    return u, scale * gauss((n, k)), scale * gauss((n, k))
+
+
+@pytest.mark.parametrize("complex_", [False, True], ids=["real", "complex"])
+@pytest.mark.parametrize("k", [1, 2, 8])
+def test_projunn_d_is_the_polar_factor(k, complex_):
+    rng = np.random.default_rng(k)
+    u, a, b = _point_and_factors(rng, 24, k, complex_)
+    expected, _ = scipy.linalg.polar(u + a @ b.conj().T)
+    out = projunn_d(u, a, b)
+    assert out.dtype == u.dtype
+    assert np.max(np.abs(out - expected)) <= 1e3 * EPS
+    assert np.max(np.abs(out.conj().T @ out - np.eye(24))) <= 1e3 * EPS
+
+
+@pytest.mark.parametrize("complex_", [False, True], ids=["real", "complex"])
+@pytest.mark.parametrize("k", [1, 2, 8])
+def test_projunn_t_is_u_times_expm_of_the_skew_projection(k, complex_):
+    rng = np.random.default_rng(10 + k)
+    u, a, b = _point_and_factors(rng, 24, k, complex_, scale=0.3)
+    step = u.conj().T @ a @ b.conj().T
+    omega = (step - step.conj().T) / 2
+    expected = u @ scipy.linalg.expm(omega)
+    out = projunn_t(u, a, b)
+    assert out.dtype == u.dtype
+    assert np.max(np.abs(out - expected)) <= 1e3 * EPS
+    assert np.max(np.abs(out.conj().T @ out - np.eye(24))) <= 1e3 * EPS
+
+
+@pytest.mark.skipif(xs is None, reason="array-api-strict is not installed")
+@pytest.mark.parametrize("complex_", [False, True], ids=["real", "complex"])
+def test_projections_on_array_api_strict(complex_):
+    rng = np.random.default_rng(3)
+    u, a, b = _point_and_factors(rng, 10, 2, complex_)
+    for fn in (projunn_d, projunn_t):
+        out = fn(xs.asarray(u), xs.asarray(a), xs.asarray(b))
+        assert isinstance(out, type(xs.asarray(u)))
+        assert np.max(np.abs(to_numpy(out) - fn(u, a, b))) <= 100 * EPS
+
+
+@pytest.mark.parametrize("complex_", [False, True], ids=["real", "complex"])
+@pytest.mark.parametrize("rank", [1, 3])
+def test_lsi_and_exact_svd_recover_a_rank_k_matrix(rank, complex_):
+    rng = np.random.default_rng(4)
+    left = rng.standard_normal((20, rank))
+    right = rng.standard_normal((20, rank))
+    if complex_:
+        left = left + 1j * rng.standard_normal((20, rank))
+        right = right + 1j * rng.standard_normal((20, rank))
+    delta = left @ right.conj().T
+    scale = np.max(np.abs(delta))
+    for a, b in (low_rank_lsi(delta, rank, rng=5), low_rank_exact(delta, rank)):
+        assert a.shape == (20, rank) and b.shape == (20, rank)
+        assert np.max(np.abs(a @ b.conj().T - delta)) <= 1e3 * EPS * scale
+    # a rank-k truncation of a full matrix: LSI with power iterations is near the SVD's
+    full = rng.standard_normal((20, 20)) + 10 * delta
+    a_exact, b_exact = low_rank_exact(full, rank)
+    a_lsi, b_lsi = low_rank_lsi(full, rank, power_iterations=3, rng=6)
+    err_exact = np.linalg.norm(full - a_exact @ b_exact.conj().T)
+    err_lsi = np.linalg.norm(full - a_lsi @ b_lsi.conj().T)
+    assert (1 - 1e-10) * err_exact <= err_lsi <= 1.05 * err_exact  # SVD is optimal
+
+
+def test_column_sampler_is_unbiased():
+    rng = np.random.default_rng(7)
+    delta = rng.standard_normal((6, 5)) * np.asarray([3.0, 1.0, 0.2, 1.5, 0.7])
+    samples = 4000
+    stack = np.empty((samples, 6, 5))
+    for s in range(samples):
+        a, b = low_rank_column(delta, 2, rng=rng)
+        stack[s] = a @ b.T
+    mean = stack.mean(axis=0)
+    stderr = stack.std(axis=0) / np.sqrt(samples)
+    # 30 entries: 5 standard errors bounds every one with overwhelming probability
+    assert np.all(np.abs(mean - delta) <= 5 * stderr + 1e-12)
+    # exact when Δ has one nonzero column
+    single = np.zeros((6, 5))
+    single[:, 2] = rng.standard_normal(6)
+    a, b = low_rank_column(single, 1, rng=8)
+    assert np.max(np.abs(a @ b.T - single)) <= 10 * EPS
+
+
+def test_riemannian_step_operator_is_the_projected_gradient():
+    rng = np.random.default_rng(9)
+    manifold = Unitary(7)
+    u = manifold.random_point(rng=10)
+    g = rng.standard_normal((7, 7)) + 1j * rng.standard_normal((7, 7))
+    op = ProjUNN()._step_operator(u, g, 0.3)
+    expected = -0.3 * manifold.euclidean_to_riemannian_gradient(u, g)
+    assert np.max(np.abs(op.dense() - expected)) <= 100 * EPS
+    v = rng.standard_normal((7, 3))
+    assert np.max(np.abs(op.rmatmat(v) - expected.conj().T @ v)) <= 100 * EPS
+
+
+def _brockett(manifold, rng, backend="numpy"):
+    n = manifold.n
+    a = rng.standard_normal((n, n))
+    if manifold.is_complex:
+        a = a + 1j * rng.standard_normal((n, n))
+    a = (a + a.conj().T) / 2
+    nn = np.diag(np.arange(n, 0, -1.0))
+    optimum = float(np.sum(np.linalg.eigvalsh(a) * np.diag(nn)))
+    if backend == "strict":
+        a, nn = xs.asarray(a), xs.asarray(nn)
+
+        def cost(x):
+            return xs.real(xs.sum(xs.conj(x) * (a @ x @ nn)))
+    else:
+        def cost(x):
+            return float(np.real(np.sum(np.conj(x) * (a @ x @ nn))))
+    return cost, (lambda x: 2 * a @ x @ nn), optimum
+
+
+@pytest.mark.parametrize("method", ["projunn-d", "projunn-t"])
+@pytest.mark.parametrize("manifold, backend", [(SpecialOrthogonal(4), "numpy"),
+                                               (SpecialOrthogonal(3), "strict"),
+                                               (Unitary(3), "numpy")],
+                         ids=["SO4-numpy", "SO3-strict", "U3-numpy"])
+def test_minimize_solves_brockett(manifold, method, backend):
+    """Complex inputs on array-api-strict are covered by test_projections_on_array_api_strict."""
+    if backend == "strict" and xs is None:
+        pytest.skip("array-api-strict is not installed")
+    rng = np.random.default_rng(11)
+    cost, grad, optimum = _brockett(manifold, rng, backend)
+    like = None
+    if backend == "strict":
+        like = xs.zeros(1, dtype=xs.complex128 if manifold.is_complex else xs.float64)
+    x0 = manifold.random_point(rng=12, like=like)
+    res = minimize(cost, x0, method=method, jac=grad, manifold=manifold,
+                   options=dict(rank=2, max_iterations=3000, gradient_tolerance=1e-5))
+    assert type(res.x) is type(x0)
+    assert abs(res.fun - optimum) <= 1e-8 * abs(optimum), (res.fun, optimum, res.status)
+    assert manifold.feasibility(res.x) <= 1000 * EPS
+
+
+@pytest.mark.parametrize("approximation", ["lsi", "column", "exact"])
+@pytest.mark.parametrize("variant", ["D", "T"])
+def test_stochastic_steps_stay_on_the_group_and_descend(variant, approximation):
+    rng = np.random.default_rng(13)
+    manifold = Stiefel(8, 8)  # O(8)
+    cost, grad, optimum = _brockett(manifold, rng)
+    x = manifold.random_point(rng=14)
+    f0 = cost(x)
+    solver = ProjUNN(variant=variant, rank=2, approximation=approximation, lr=0.02,
+                     manifold=manifold)
+    state = {"rng": np.random.default_rng(15), "step": 0}
+    for _ in range(200):
+        noisy = grad(x) + 0.1 * rng.standard_normal((8, 8))
+        x, state = solver.step(x, noisy, state)
+    assert state["step"] == 200
+    assert manifold.feasibility(x) <= 1000 * EPS
+    assert cost(x) < f0 - 0.5 * (f0 - optimum)
+
+
+def test_invalid_arguments_raise():
+    with pytest.raises(ValueError, match="variant"):
+        ProjUNN(variant="X")
+    with pytest.raises(ValueError, match="approximation"):
+        ProjUNN(approximation="svd")
+    with pytest.raises(ValueError, match="rank"):
+        ProjUNN(rank=0)
+    with pytest.raises(ValueError, match="lr"):
+        ProjUNN(step="fixed")
+    with pytest.raises(ValueError, match="lr"):
+        ProjUNN().step(np.eye(3), np.eye(3))
+    with pytest.raises(TypeError, match="square"):
+        ProjUNN(lr=0.1).step(np.eye(4)[:, :2], np.eye(4)[:, :2])
+    problem = Problem(Stiefel(4, 2), lambda x: float(np.sum(x)),
+                      euclidean_gradient=lambda x: np.ones_like(x))
+    with pytest.raises(TypeError, match="square"):
+        ProjUNN().run(problem, rng=0)
