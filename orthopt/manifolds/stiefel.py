@@ -34,7 +34,9 @@ Retractions (all land exactly on St(n, p) up to rounding)
     removes rounding errors. For p = n it is x expm(xᴴv).
 ``"givens"``
     A product of Givens rotations, one per pair of coordinates, with angles
-    the entries of the generator (W_ij): R_x(v) = ∏ G_ij(W_ij) x. The product
+    the entries of the generator (W_ij): R_x(v) = ∏ G_ij(W_ij) x. For p = n the
+    rotations act from the right, in the coordinates Ω = xᴴv:
+    R_x(v) = x ∏ G_ij(Ω_ij). The product
     of exponentials agrees with exp(W) to first order, so it is a retraction,
     and each rotation touches two rows only. The n(n−1)/2 rotations are
     scheduled in n − 1 rounds of disjoint pairs, each applied in one vectorized
@@ -206,6 +208,11 @@ class Stiefel(Manifold):
 
     def _retract_polar(self, x, v):
         y = x + v
+        if 5 * self.p <= self.n:
+            # tall: the p×p eigh is cheap next to the two n×p products it needs
+            return polar(y, method="eigh")
+        # square-ish: eigh of p×p costs ~7 GEMMs; Newton–Schulz needs only
+        # products and converges in ≤ 3 steps when ‖vᴴv‖₂ ≤ ‖v‖_F² is small
         step2 = to_float(get_namespace(v).max(self.inner_product(x, v, v)))
         method = "newton_schulz" if step2 <= _NEWTON_SCHULZ_MAX_STEP2 else "eigh"
         return polar(y, method=method)
@@ -242,6 +249,12 @@ class Stiefel(Manifold):
     def _retract_givens(self, x, v):
         xp = get_namespace(x, v)
         xh_v = conj_transpose(x) @ v
+        if self.p == self.n:
+            # Right action in the coordinates Ω = xᴴv: x ∏ G_ij(Ω_ij) = x(I + Ω) + O(‖Ω‖²).
+            # Applied as (∏ G_ij(−Ω_ij) xᴴ)ᴴ, since G(−ω)ᴴ = G(ω): one GEMM for Ω
+            # instead of the four that form the left generator.
+            omega = skew(xh_v)
+            return conj_transpose(_givens_sweep(-omega, conj_transpose(x)))
         pv = v - x @ xh_v / 2
         if 2 * self.p >= self.n:
             w = pv @ conj_transpose(x) - x @ conj_transpose(pv)
