@@ -270,7 +270,10 @@ def benchmark(args):
     with threadpool_limits(1):
         results["blas"] = [{k: i.get(k) for k in ("internal_api", "num_threads", "version")}
                            for i in threadpool_info()]
-        for spec in make_problems(args.quick):
+        problems = make_problems(args.quick)
+        if args.problems:
+            problems = [problems[int(i)] for i in args.problems.split(",")]
+        for spec in problems:
             grad0 = riemannian_gradient_norm(spec, spec["x0"])
             for mode in args.modes:
                 rows = []
@@ -360,6 +363,8 @@ def main(argv=None):
     parser.add_argument("--max-time", type=float, default=None,
                         help="time cap per run in seconds (default 60, 20 with --quick)")
     parser.add_argument("--modes", default="autograd,hand")
+    parser.add_argument("--problems", default="",
+                        help="comma-separated indices into the problem list (default: all)")
     parser.add_argument("--pymanopt-solvers", default=",".join(PYMANOPT_SOLVERS))
     parser.add_argument("--orthopt-solvers", default=",".join(DEFAULT_ORTHOPT),
                         help=f"comma-separated, from: {', '.join(ORTHOPT_SOLVERS)}")

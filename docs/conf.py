@@ -109,7 +109,8 @@ mathjax3_config = {"tex": {"macros": {"R": r"\mathbb{R}", "C": r"\mathbb{C}",
 import re  # noqa: E402
 
 _INLINE_CODE = re.compile(r"(:[\w:+-]+:`[^`]*`|``[^`]*``|`[^`]*`)")
-_LONE_STAR = re.compile(r"(?<![\\*])\*(?=[)\],.;:'\"])")
+# a star after "-", "(" or a space and before punctuation opens nothing
+_LONE_STAR = re.compile(r"(?<=[-(\s])\*(?=[)\],.;:'\"])")
 _BAR = re.compile(r"(?<!\\)\|")
 
 

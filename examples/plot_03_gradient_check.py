@@ -110,9 +110,8 @@ plt.show()
 
 # %%
 # Reading the plots: for the correct gradient the error follows the slope-2
-# guide over many decades, down to :math:`10^{-14}` where rounding takes over
-# (the V on the left: below :math:`t \approx 10^{-7}` the error grows again as
-# :math:`\varepsilon|f|/t` relative to the shrinking signal). Both buggy
+# guide over more than fifteen decades of error, until rounding
+# (:math:`\approx \varepsilon|f|`) takes over at the smallest steps. Both buggy
 # gradients follow the slope-1 guide: the first-order model is off by a term
 # proportional to :math:`t`.
 #

@@ -123,6 +123,8 @@ SOLVERS = {
     "cg-pr": lambda **kw: RiemannianConjugateGradient(beta="pr", **kw),
     "cg-fr": lambda **kw: RiemannianConjugateGradient(beta="fr", **kw),
     "cg-hz": lambda **kw: RiemannianConjugateGradient(beta="hz", **kw),
+    "cg-hs-secant": lambda **kw: RiemannianConjugateGradient(beta="hs", initial_step="secant",
+                                                             **kw),
     "cg-hz-armijo": lambda **kw: RiemannianConjugateGradient(beta="hz", line_search="armijo",
                                                              **kw),
 }
@@ -422,6 +424,8 @@ def test_cost_returning_an_array_is_rejected():
     ({"line_search": "exact"}, "unknown line_search"),
     ({"curvature": 1e-5}, "curvature"),
     ({"restart_every": 0}, "restart_every"),
+    ({"initial_step": "bb"}, "initial_step"),
+    ({"max_line_search_evaluations": 0}, "max_line_search_evaluations"),
     ({"step_size": -1.0}, "step_size"),
     ({"max_iterations": -1}, "max_iterations"),
     ({"gradient_tolerance": -1.0}, "gradient_tolerance"),
