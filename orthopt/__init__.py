@@ -3,14 +3,27 @@
 The public names:
 
 * manifolds — :class:`Stiefel`, :class:`SpecialOrthogonal`, :class:`Unitary`;
-* problems and solvers — :class:`Problem`, :class:`RiemannianGradientDescent`,
-  :func:`minimize`, :class:`OptimizeResult`;
+* problems and solvers — :class:`Problem`, :func:`minimize`,
+  :class:`OptimizeResult`, :class:`RiemannianGradientDescent`,
+  :class:`RiemannianConjugateGradient`, :class:`GivensCoordinateDescent`,
+  :class:`ProjUNN`; stochastic steppers for training loops
+  :class:`RiemannianSGD`, :class:`RiemannianRMSprop`;
 * diagnostics — :func:`check_gradient`, :func:`check_retraction`,
   :func:`check_manifold`.
 """
 from .diagnostics import check_gradient, check_manifold, check_retraction
 from .manifolds import SpecialOrthogonal, Stiefel, Unitary
-from .optim import OptimizeResult, Problem, RiemannianGradientDescent, minimize
+from .optim import (
+    GivensCoordinateDescent,
+    OptimizeResult,
+    Problem,
+    ProjUNN,
+    RiemannianConjugateGradient,
+    RiemannianGradientDescent,
+    RiemannianRMSprop,
+    RiemannianSGD,
+    minimize,
+)
 
 __version__ = "0.1.0"
 
@@ -20,6 +33,11 @@ __all__ = [
     "Unitary",
     "Problem",
     "RiemannianGradientDescent",
+    "RiemannianConjugateGradient",
+    "GivensCoordinateDescent",
+    "ProjUNN",
+    "RiemannianSGD",
+    "RiemannianRMSprop",
     "OptimizeResult",
     "minimize",
     "check_gradient",

@@ -1,6 +1,7 @@
 """Every gallery lesson in examples/ runs to the end (slow: the docs build runs them too)."""
 
 import os
+import re
 import runpy
 from pathlib import Path
 
@@ -30,3 +31,17 @@ def test_example_runs(path, monkeypatch):
     monkeypatch.setattr(plt, "show", lambda *a, **k: None)
     runpy.run_path(os.fspath(path), run_name="__main__")
     plt.close("all")
+
+
+@pytest.mark.parametrize("module", ["orthopt", "orthopt.optim", "orthopt.decomposition",
+                                    "orthopt.linalg", "orthopt.viz"])
+def test_api_page_lists_every_public_name(module):
+    import importlib
+
+    mod = importlib.import_module(module)
+    api = (Path(__file__).resolve().parent.parent / "docs" / "api.rst").read_text()
+    prefix = module.removeprefix("orthopt").lstrip(".")
+    listed = set(re.findall(r"^\s{3}([\w.]+)\s*$", api, flags=re.M))
+    missing = [name for name in getattr(mod, "__all__", [])
+               if name not in listed and f"{prefix}.{name}" not in listed]
+    assert not missing, f"add to docs/api.rst: {missing}"
