@@ -314,3 +314,25 @@ def test_every_stepper_follows_the_step_interface(name):
     assert np.linalg.norm(x.T @ x - np.eye(6)) <= 1e3 * EPS
     assert np.linalg.det(x) > 0
     assert cost(x) < 0.9 * f0
+
+
+@pytest.mark.parametrize("method", ["givens", "projunn-t"])
+def test_randomized_methods_are_reproducible_with_rng(method):
+    from orthopt.optim import minimize as minimize_
+
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal((6, 6))
+    a = a + a.T
+    x0 = np.eye(6)
+
+    def cost(x):
+        return float(np.sum(x * (a @ x @ np.diag(np.arange(1.0, 7.0)))))
+
+    def jac(x):
+        return a @ x @ np.diag(np.arange(1.0, 7.0)) * 2
+
+    options = {"max_iterations": 15, "gradient_tolerance": 0.0}
+    runs = [minimize_(cost, x0, method=method, jac=jac, options=options, rng=3) for _ in range(2)]
+    other = minimize_(cost, x0, method=method, jac=jac, options=options, rng=4)
+    np.testing.assert_array_equal(runs[0].x, runs[1].x)
+    assert not np.array_equal(runs[0].x, other.x)

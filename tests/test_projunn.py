@@ -205,3 +205,35 @@ def test_invalid_arguments_raise():
                       euclidean_gradient=lambda x: np.ones_like(x))
     with pytest.raises(TypeError, match="square"):
         ProjUNN().run(problem, rng=0)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 3])
+def test_projunn_d_run_stays_on_the_group(seed):
+    # regression: unbounded Armijo growth (steps of length 35-180) let the O(kN^2)
+    # polar formula, which assumes U^T U = I, amplify rounding until the iterate was
+    # ~2 off SO(20) while the run reported success
+    rng = np.random.default_rng(seed)
+    n = 20
+    a = rng.standard_normal((60, n))
+    q = np.linalg.qr(rng.standard_normal((n, n)))[0]
+    b = a @ q + 0.5 * rng.standard_normal((60, n))
+    ata, atb = a.T @ a, a.T @ b
+    manifold = SpecialOrthogonal(n)
+    problem = Problem(manifold, lambda x: float(np.sum((a @ x - b) ** 2)),
+                      euclidean_gradient=lambda x: 2 * (ata @ x - atb))
+    res = ProjUNN(variant="D", max_iterations=600).run(problem, x0=np.eye(n), rng=seed)
+    assert manifold.feasibility(res.x) < 100 * np.finfo(np.float64).eps * n
+    r, _ = scipy.linalg.orthogonal_procrustes(a, b)
+    if np.linalg.det(r) > 0:
+        optimum = float(np.sum((a @ r - b) ** 2))
+        assert res.fun >= optimum * (1 - 1e-12)
+
+
+def test_step_accepts_a_seeded_state():
+    u = SpecialOrthogonal(8).random_point(rng=0)
+    g = np.random.default_rng(1).standard_normal((8, 8))
+    solver = ProjUNN(lr=0.1)
+    x1, state1 = solver.step(u, g, {"rng": np.random.default_rng(7)})
+    x2, _ = solver.step(u, g, {"rng": np.random.default_rng(7)})
+    assert state1["step"] == 1
+    np.testing.assert_array_equal(x1, x2)

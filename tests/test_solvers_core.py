@@ -511,3 +511,23 @@ def test_cg_step_explains_what_to_use_instead():
     x = Stiefel(5, 2).random_point(rng=0)
     with pytest.raises(NotImplementedError, match="RiemannianSGD"):
         RiemannianConjugateGradient().step(x, np.zeros((5, 2)))
+
+
+def test_a_run_that_leaves_the_manifold_is_not_a_success():
+    # a solver whose steps drift off the manifold (here: a deliberately broken
+    # retraction) must not report convergence on the infeasible point
+    from orthopt.optim import Step
+
+    problem, x0, _ = _brockett_numpy()
+
+    class Drifting(RiemannianGradientDescent):
+        def _iterate(self, problem, x, cost, grad, state):
+            x_new = 1.01 * x
+            cost_new, grad_new = problem.cost_and_riemannian_gradient(x_new)
+            return Step(x_new, cost_new, grad_new, 1e-20)   # below step_tolerance
+
+    res = Drifting().run(problem, x0=x0)
+    assert res.status == "infeasible" and not res.success
+    assert "off the manifold" in res.message
+    healthy = RiemannianGradientDescent(max_iterations=3).run(problem, x0=x0)
+    assert healthy.status == "max_iterations"

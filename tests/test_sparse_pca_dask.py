@@ -63,9 +63,14 @@ def test_dask_matrix_free_route(monkeypatch, data, reference):
     """With many features each A·V product is one dask computation."""
     import orthopt.decomposition.sparse_pca as module
 
+    # every iteration is a dask computation (~25 ms here): the total-variance
+    # criterion converges in about half the iterations of the adjusted one and
+    # exercises the same route (ℓ1 solve and refit through A·V products)
+    dense = SparsePCA(3, alpha=5.0, variance="total").fit(data)
     monkeypatch.setattr(module, "MAX_DENSE_FEATURES", 4)
-    x = da.from_array(data, chunks=(100, 10))
-    fitted = SparsePCA(3, alpha=5.0).fit(x)
+    x = da.from_array(data, chunks=(200, 10))
+    fitted = SparsePCA(3, alpha=5.0, variance="total").fit(x)
     from orthopt.decomposition import subspace_distance
 
-    assert subspace_distance(fitted.components_.T, reference.components_.T) <= 1e-6
+    assert fitted.n_refit_iter_ >= 1
+    assert subspace_distance(fitted.components_.T, dense.components_.T) <= 1e-6

@@ -8,7 +8,9 @@ import scipy.sparse as sp
 
 from orthopt.decomposition import (
     SparsePCA,
+    adjusted_variance,
     load_pitprops,
+    manpg,
     orthogonality_error,
     subspace_distance,
 )
@@ -43,19 +45,35 @@ def test_pitprops_six_components(pitprops):
     assert spca.components_.shape == (6, 13)
     assert orthogonality_error(v) <= 1e-10
     assert spca.converged_
+    assert spca.variance_ == "adjusted" and spca.n_refit_iter_ >= 1
     assert spca.n_features_in_ == 13 and spca.n_components_ == 6 and spca.n_iter_ >= 1
     np.testing.assert_array_equal(spca.mean_, np.zeros(13))
-    # components ordered by variance, adjusted variance below it, ratio = / tr = 13
+    # adjusted variance below the plain variances, ratio = / tr = 13
     variances = np.sum(v * (pitprops @ v), axis=0)
-    assert np.all(np.diff(variances) <= 0)
     assert np.all(spca.explained_variance_ <= variances * (1 + 1e-12))
     np.testing.assert_allclose(spca.explained_variance_ratio_, spca.explained_variance_ / 13,
                                rtol=1e-14)
     assert 0.5 < spca.sparsity_ < 1.0
     assert spca.sparsity_ == pytest.approx(np.mean(np.abs(v) <= 1e-5))
-    # the stored objective is the one of the returned loadings
+    # the refit leaves exact zeros: every entry is 0.0 or above the threshold
+    assert np.all((v == 0.0) | (np.abs(v) > 1e-5))
+    # the stored objective is the one of the returned loadings, with the adjusted variance
+    obj = -np.sum(adjusted_variance(pitprops, v)) + 0.5 * np.abs(v).sum()
+    assert spca.objective_ == pytest.approx(obj, rel=1e-12)
+
+
+def test_pitprops_total_variance_without_refit(pitprops):
+    """variance="total", refit=False is ManPG's problem alone, components ordered by variance."""
+    spca = SparsePCA(6, alpha=0.5, variance="total", refit=False).fit(pitprops, covariance=True)
+    v = spca.components_.T
+    assert spca.variance_ == "total" and spca.n_refit_iter_ == 0 and spca.converged_
+    assert orthogonality_error(v) <= 1e-10
+    variances = np.sum(v * (pitprops @ v), axis=0)
+    assert np.all(np.diff(variances) <= 0)
     obj = -np.trace(v.T @ pitprops @ v) + 0.5 * np.abs(v).sum()
     assert spca.objective_ == pytest.approx(obj, rel=1e-12)
+    solver = manpg(pitprops, 6, 0.5, tol=1e-8 * 2 * np.linalg.eigvalsh(pitprops)[-1])
+    assert spca.objective_ == pytest.approx(solver.fun, rel=1e-12)
 
 
 def test_pitprops_alpha_zero_is_pca(pitprops):

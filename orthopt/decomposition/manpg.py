@@ -39,6 +39,14 @@ constant L = 2‖A‖₂) and h = α‖·‖₁, one ManPG step at X ∈ St(n, r
    of F on the manifold (0 ∈ grad f(X) + Proj_{T_X} ∂h(X)), and ‖V‖/t is the
    measure ManPG's analysis bounds: it reaches ε in O(ε⁻²) iterations.
 
+Adjusted variance. With ``variance="adjusted"`` the smooth part is
+f(X) = −av(X), the Zou–Hastie–Tibshirani adjusted variance (see
+:mod:`orthopt.decomposition.problem`), with ∇f = −2AX·M, M = R^{-1}diag(R)²R^{-ᵀ}
+(XᵀAX = RᵀR). Only B = X − t∇f changes: the subproblem, the retraction, the
+Armijo test (on the new F) and the stationarity measure are the same. The
+analysis of ManPG only needs ∇f Lipschitz on a neighbourhood of the
+iterates, which holds while XᵀAX stays positive definite.
+
 Cost per iteration: one product A·X per trial point, O(nr²) for the polar
 retraction, O(nr³) to form the Newton matrices and O(r⁶) for the
 r(r+1)/2 × r(r+1)/2 solve (done on the host: it is tiny for the r of sparse
@@ -58,9 +66,10 @@ from ..linalg import polar
 from .problem import (
     SparsePCAResult,
     as_operator,
+    captured_variance,
     check_alpha,
+    check_variance,
     initial_point,
-    objective,
     soft_threshold,
 )
 
@@ -200,13 +209,14 @@ def manpg(
     step_size=None,
     adaptive=False,
     weights=None,
+    variance="total",
     ssn_max_iter=100,
     min_step=1e-10,
     random_state=None,
     callback=None,
     verbose=False,
 ):
-    r"""Sparse PCA by ManPG: min −tr(XᵀAX) + α‖X‖₁ over X ∈ St(n, r).
+    r"""Sparse PCA by ManPG: min −v(X) + α‖X‖₁ over St(n, r), v(X) = tr(XᵀAX) by default.
 
     Parameters
     ----------
@@ -238,6 +248,13 @@ def manpg(
         Entrywise weights W ≥ 0 of a weighted penalty α Σ W_ij |X_ij| (the
         proximal map soft-thresholds entry (i, j) at tαW_ij), e.g. W = 0 on
         entries that should not be penalized (adaptive / relaxed lasso).
+    variance : {"total", "adjusted"}, default "total"
+        The smooth part f = −v: v(X) = tr(XᵀAX) (ManPG's problem, ∇f = −2AX)
+        or the adjusted variance of Zou, Hastie & Tibshirani,
+        ∇f = −2AX·R^{-1}diag(R)²R^{-ᵀ} with XᵀAX = RᵀR (see
+        :mod:`orthopt.decomposition.problem`). Only the gradient changes in
+        the iteration; t = 1/(2‖A‖₂) is kept (M = I at PCA, and the Armijo
+        backtracking guarantees descent for any t).
     ssn_max_iter : int
         Newton iterations per subproblem at most.
     min_step : float
@@ -259,6 +276,7 @@ def manpg(
     """
     start = time.perf_counter()
     alpha = check_alpha(alpha)
+    variance = check_variance(variance)
     op = as_operator(a)
     r = int(n_components)
     if not 1 <= r <= op.n:
@@ -280,7 +298,8 @@ def manpg(
     else:
         tau_unit = alpha
     ax = op(x)
-    fun = objective(x, ax, alpha, weights)
+    value, grad = captured_variance(x, ax, variance)
+    fun = -value + _penalty(x, alpha, weights)
     lam = np.zeros((r, r))
     history = {"fun": [fun], "stationarity": [], "ssn_iterations": [], "step": []}
     n_line_search = 0
@@ -290,7 +309,7 @@ def manpg(
     stationarity = math.inf
     k = 0
     for k in range(max_iter + 1):
-        b = x + (2 * t) * ax  # X − t∇f(X), ∇f = −2AX
+        b = x + t * grad  # X − t∇f(X), ∇f = −∇v (= −2AX for the total variance)
         ssn_tol = max(50 * eps * r, min(1e-6, 1e-3 * tol * t))
         z, lam, ssn_it, _ = solve_tangent_prox(
             x, b, t, t * tau_unit, lam0=lam, tol=ssn_tol, max_iter=ssn_max_iter
@@ -304,7 +323,7 @@ def manpg(
         if stationarity <= tol and t != t0:
             # confirm with the base step (see ``adaptive``)
             t = t0
-            b = x + (2 * t) * ax
+            b = x + t * grad
             z, lam, ssn_it, _ = solve_tangent_prox(
                 x, b, t, t * tau_unit, lam0=lam, tol=ssn_tol, max_iter=ssn_max_iter
             )
@@ -329,7 +348,8 @@ def manpg(
         while True:
             y = polar(x + beta * v)
             ay = op(y)
-            fy = objective(y, ay, alpha, weights)
+            value_y, grad_y = captured_variance(y, ay, variance)
+            fy = -value_y + _penalty(y, alpha, weights)
             if fy <= fun - beta * norm_v2 / (2 * t) + slack:
                 break
             beta /= 2
@@ -338,13 +358,13 @@ def manpg(
                 break
         if beta < min_step:
             if fy < fun:
-                x, ax, fun = y, ay, fy
+                x, ax, fun, grad = y, ay, fy, grad_y
             message = (
                 f"line search failed at stationarity {stationarity:.2e}: the subproblem "
                 "solution is not a descent direction to working precision"
             )
             break
-        x, ax, fun = y, ay, fy
+        x, ax, fun, grad = y, ay, fy, grad_y
         if adaptive:
             t = t * 1.01 if beta == 1.0 else max(t0, t / 1.01)
         history["fun"].append(fun)
@@ -365,5 +385,13 @@ def manpg(
             "final_step_size": t,
             "line_search_steps": n_line_search,
             "ssn_iterations": n_ssn,
+            "variance": variance,
         },
     )
+
+
+def _penalty(x, alpha, weights):
+    """α‖X‖₁, or α Σ W_ij |X_ij| with weights."""
+    xp = get_namespace(x)
+    absx = xp.abs(x) if weights is None else weights * xp.abs(x)
+    return alpha * to_float(xp.sum(absx))

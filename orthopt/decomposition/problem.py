@@ -23,9 +23,49 @@ or any callable ``X ↦ A X`` — e.g. ``X ↦ Dᵀ(D X)/(m−1)`` for a data ma
 that is too wide to form its covariance. Givens coordinate descent is the
 exception: it reads single entries of A and needs it dense.
 
+Total or adjusted variance
+--------------------------
+tr(XᵀAX) is the *total* variance of the scores S = DX (D the centred data,
+A = DᵀD/(m − 1)). It is invariant under X ↦ XQ, Q orthogonal, so the ℓ1 term
+alone chooses the rotation: the sparsest basis of a good subspace, whose
+scores are correlated and share variance. The *adjusted* variance of Zou,
+Hastie & Tibshirani (2006) counts each score only for what it adds to the
+previous ones: with the Cholesky factorization G = XᵀAX = RᵀR,
+
+.. math::
+
+    \operatorname{av}(X) = \sum_{j=1}^r R_{jj}^2, \qquad
+    R_{jj}^2 = G_{jj} - g_j^\top G_{<j}^{-1} g_j
+             = x_j^\top A_{(j-1)}\, x_j ,
+
+the variance of score j after regressing out scores 1, …, j−1, i.e. the
+variance x_jᵀA_{(j−1)}x_j under Schur-complement deflation
+A_{(j)} = A_{(j−1)} − A_{(j−1)}x_jx_jᵀA_{(j−1)} / (x_jᵀA_{(j−1)}x_j)
+(Mackey 2009, "Deflation methods for sparse PCA", NIPS). av(X) ≤ tr(XᵀAX),
+with equality iff the scores are uncorrelated, and its maximum over St(n, r)
+is the PCA value Σ_{j≤r} λ_j(A), reached by the leading eigenvectors. Its
+Euclidean gradient needs no more than the product AX:
+
+.. math::
+
+    \nabla \operatorname{av}(X) = 2AX\,M, \qquad
+    M = R^{-1} \operatorname{diag}(R)^2 R^{-\top}
+    = \sum_j R_{jj}^2\, u_j u_j^\top, \quad u_j = R^{-1}e_j,
+
+because d(R_jj²) = R_jj² tr((pad G_j^{-1} − pad G_{j−1}^{-1}) dG) with G_j
+the leading j × j block, and pad(G_j^{-1}) − pad(G_{j−1}^{-1}) = u_ju_jᵀ
+(the leading blocks of R^{-1} invert those of R). M = I when G is diagonal,
+so the two gradients agree at PCA. Replacing f(X) = −tr(XᵀAX) by
+f(X) = −av(X) (``variance="adjusted"``) makes the ℓ1 trade-off one between
+sparsity and *adjusted* variance: the loadings keep the columns' scores
+close to uncorrelated instead of letting them share variance. The order of
+the columns matters (component j is charged for what components < j
+already explain); solvers keep the order of the starting point, which for
+``init="pca"`` is the order of the eigenvalues.
+
 This module holds what the solvers share: the operator wrapper, the
-objective, the soft-thresholding proximal map, the PCA starting point and the
-result record.
+objective, the captured variance and its gradient, the soft-thresholding
+proximal map, the PCA starting point and the result record.
 """
 
 from __future__ import annotations
@@ -42,6 +82,9 @@ __all__ = [
     "CovarianceOperator",
     "as_operator",
     "objective",
+    "captured_variance",
+    "check_variance",
+    "VARIANCES",
     "soft_threshold",
     "pca_loadings",
     "initial_point",
@@ -169,8 +212,70 @@ def check_alpha(alpha) -> float:
     return value
 
 
-def objective(x, ax, alpha: float, weights=None) -> float:
-    """F(X) = −tr(Xᵀ A X) + α‖X‖₁ given X and the product A X.
+#: The variance criteria the smooth part of the objective can maximize.
+VARIANCES = ("total", "adjusted")
+
+
+def check_variance(variance) -> str:
+    """Validate the ``variance`` criterion ("total" or "adjusted")."""
+    if variance not in VARIANCES:
+        raise ValueError(
+            f"variance must be one of {VARIANCES} (total variance tr(XᵀAX), or the "
+            f"adjusted variance of Zou, Hastie & Tibshirani); got {variance!r}"
+        )
+    return variance
+
+
+def captured_variance(x, ax, variance="total"):
+    r"""The variance captured by loadings X and its Euclidean gradient.
+
+    Parameters
+    ----------
+    x, ax : array, shape (n, r)
+        Loadings X (orthonormal columns) and the product A X.
+    variance : {"total", "adjusted"}
+        ``"total"``: tr(XᵀAX), gradient 2AX. ``"adjusted"``: av(X) = Σ_j R_jj²
+        with XᵀAX = RᵀR, gradient 2AX·R^{-1}diag(R)²R^{-ᵀ} (module docstring).
+
+    Returns
+    -------
+    value : float
+    gradient : array, shape (n, r)
+        ∂value/∂X, in the namespace and on the device of ``x``.
+
+    Notes
+    -----
+    The r × r algebra of the adjusted variance runs on the host. A ridge of
+    10·eps·tr(G) is added to G = XᵀAX before its Cholesky factorization, so
+    that the value and the gradient stay defined (and continuous) when a
+    score has no variance left after the previous ones (A singular on the
+    span of X); it changes the value by at most ~r·10·eps·tr(G).
+    """
+    xp = get_namespace(x)
+    if variance == "total":
+        return to_float(xp.sum(x * ax)), 2 * ax
+    check_variance(variance)
+    gram = to_numpy(x.T @ ax)
+    gram = (gram + gram.T) / 2
+    r = gram.shape[0]
+    ridge = 10 * np.finfo(np.float64).eps * max(float(np.trace(gram)), np.finfo(np.float64).tiny)
+    upper = np.linalg.cholesky(gram + ridge * np.eye(r)).T  # G = RᵀR, R upper triangular
+    diag = np.diag(upper)
+    # W = R^{-1} diag(R): unit upper triangular; M = W Wᵀ
+    w = _solve_upper(upper, np.diag(diag))
+    m = w @ w.T
+    return float(np.sum(diag**2)), 2 * (ax @ asarray_like(m, like=x))
+
+
+def _solve_upper(upper, rhs):
+    """Solve R Y = rhs for upper-triangular R (back substitution, r × r)."""
+    import scipy.linalg
+
+    return scipy.linalg.solve_triangular(upper, rhs, lower=False)
+
+
+def objective(x, ax, alpha: float, weights=None, variance="total") -> float:
+    """F(X) = −v(X) + α‖X‖₁ given X and the product A X.
 
     Parameters
     ----------
@@ -178,6 +283,8 @@ def objective(x, ax, alpha: float, weights=None) -> float:
     alpha : float
     weights : array, shape (n, r), optional
         Entrywise weights W ≥ 0: the penalty becomes α Σ_ij W_ij |X_ij|.
+    variance : {"total", "adjusted"}, default "total"
+        v(X) = tr(XᵀAX) or the adjusted variance (see :func:`captured_variance`).
 
     Returns
     -------
@@ -185,7 +292,9 @@ def objective(x, ax, alpha: float, weights=None) -> float:
     """
     xp = get_namespace(x)
     absx = xp.abs(x) if weights is None else weights * xp.abs(x)
-    return to_float(-xp.sum(x * ax) + alpha * xp.sum(absx))
+    if variance == "total":
+        return to_float(-xp.sum(x * ax) + alpha * xp.sum(absx))
+    return -captured_variance(x, ax, variance)[0] + alpha * to_float(xp.sum(absx))
 
 
 def soft_threshold(b, tau: float):

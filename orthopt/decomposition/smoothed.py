@@ -12,6 +12,7 @@ smoothed problem
 .. math:: \min_{X \in \mathrm{St}(n, r)} F_\mu(X) = -\operatorname{tr}(X^\top A X)
           + \alpha \sum_{ij} \phi_\mu(X_{ij})
 
+(or the same with the adjusted variance in place of tr(XᵀAX), ``variance="adjusted"``)
 is then solved by the project's Riemannian gradient descent
 (:class:`orthopt.optim.RiemannianGradientDescent`, Barzilai–Borwein steps,
 polar retraction), with Euclidean gradient −2AX + α X/√(X² + μ²).
@@ -39,22 +40,30 @@ from __future__ import annotations
 import math
 import time
 
-from ..backend import get_namespace
+from ..backend import get_namespace, to_float
 from .manpg import solve_tangent_prox
-from .problem import SparsePCAResult, as_operator, check_alpha, initial_point, objective
+from .problem import (
+    SparsePCAResult,
+    as_operator,
+    captured_variance,
+    check_alpha,
+    check_variance,
+    initial_point,
+    objective,
+)
 
 __all__ = ["smoothed_spca", "manpg_stationarity"]
 
 
-def manpg_stationarity(op, x, alpha, t=None):
+def manpg_stationarity(op, x, alpha, t=None, variance="total"):
     """ManPG's stationarity measure ‖V‖_F/t at x (V: the tangent proximal step)."""
     op = as_operator(op)
     xp = get_namespace(x)
     if t is None:
         lipschitz = 2 * op.norm2(like=x)
         t = 1.0 / lipschitz if lipschitz > 0 else 1.0
-    ax = op(x)
-    z, _, _, _ = solve_tangent_prox(x, x + (2 * t) * ax, t, t * alpha, tol=None, max_iter=200)
+    grad = captured_variance(x, op(x), variance)[1]
+    z, _, _, _ = solve_tangent_prox(x, x + t * grad, t, t * alpha, tol=None, max_iter=200)
     v = z - x
     return math.sqrt(float(xp.sum(v * v))) / t
 
@@ -70,6 +79,7 @@ def smoothed_spca(
     mu_start=1e-3,
     mu_end=1e-8,
     mu_factor=10.0,
+    variance="total",
     random_state=None,
     callback=None,
     verbose=False,
@@ -90,6 +100,9 @@ def smoothed_spca(
         Total iteration budget, split evenly over the continuation stages.
     mu_start, mu_end, mu_factor : float
         Continuation schedule μ = mu_start, mu_start/mu_factor, …, mu_end.
+    variance : {"total", "adjusted"}, default "total"
+        Smooth part −tr(XᵀAX) or minus the adjusted variance (see
+        :mod:`orthopt.decomposition.problem`).
     random_state : None, int or numpy.random.Generator
     callback : callable, optional
         ``callback(stage, x, fun, grad_norm)`` after each stage; True stops.
@@ -107,6 +120,7 @@ def smoothed_spca(
 
     start = time.perf_counter()
     alpha = check_alpha(alpha)
+    variance = check_variance(variance)
     op = as_operator(a)
     r = int(n_components)
     if not 1 <= r <= op.n:
@@ -133,10 +147,10 @@ def smoothed_spca(
     for stage, mu in enumerate(mus):
 
         def cost_and_gradient(y, mu=mu):
-            ay = op(y)
+            value, value_grad = captured_variance(y, op(y), variance)
             root = xp.sqrt(y * y + mu * mu)
-            cost = -xp.sum(y * ay) + alpha * xp.sum(root - mu)
-            grad = -2 * ay + alpha * (y / root)
+            cost = -value + alpha * to_float(xp.sum(root - mu))
+            grad = -value_grad + alpha * (y / root)
             return cost, grad
 
         def cost(y, mu=mu):
@@ -153,7 +167,7 @@ def smoothed_spca(
         x = res.x
         total_iterations += int(res.nit)
         history["mu"].append(mu)
-        history["fun"].append(objective(x, op(x), alpha))
+        history["fun"].append(objective(x, op(x), alpha, variance=variance))
         history["grad_norm"].append(float(res.grad_norm))
         history["nit"].append(int(res.nit))
         if verbose:
@@ -165,15 +179,15 @@ def smoothed_spca(
         if callback is not None and callback(stage, x, history["fun"][-1], res.grad_norm):
             message = "stopped by callback"
             break
-    fun = objective(x, op(x), alpha)
+    fun = objective(x, op(x), alpha, variance=variance)
     return SparsePCAResult(
         x=x,
         fun=fun,
         nit=total_iterations,
-        stationarity=manpg_stationarity(op, x, alpha),
+        stationarity=manpg_stationarity(op, x, alpha, variance=variance),
         success=success,
         message=message,
         time=time.perf_counter() - start,
         history=history,
-        extra={"mu_end": mus[-1], "stages": len(history["mu"])},
+        extra={"mu_end": mus[-1], "stages": len(history["mu"]), "variance": variance},
     )

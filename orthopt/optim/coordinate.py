@@ -56,8 +56,10 @@ Angles (``step``)
 
         f(θ) = a + b₁ cos θ + c₁ sin θ + b₂ cos 2θ + c₂ sin 2θ,
 
-    a trigonometric polynomial of degree 2 (degree 1 for linear costs, the
-    pure cos 2θ, sin 2θ form for homogeneous quadratics). Its five
+    a trigonometric polynomial of degree 2 (degree 1 for linear costs). In a
+    quadratic, products of the two moving rows give the cos 2θ, sin 2θ terms
+    and their coupling with the fixed rows the cos θ, sin θ terms, which
+    vanish only without coupling (e.g. Brockett with a diagonal A). Its five
     coefficients come from f(0) and the derivative f'(0) = c₁ + 2c₂, both
     known, and three cost evaluations at the well-conditioned points
     θ = π/2, π, −π/2 (orthogonal sampling: each coefficient is a sum or a

@@ -61,7 +61,8 @@ def infer_manifold(x, retraction=None):
     return Stiefel(n, p, **kwargs)
 
 
-def minimize(cost, x0, method="rgd", jac=None, manifold=None, options=None, callback=None):
+def minimize(cost, x0, method="rgd", jac=None, manifold=None, options=None, callback=None,
+             rng=None):
     """Minimize ``cost`` over a manifold of matrices with orthonormal columns.
 
     Parameters
@@ -96,6 +97,10 @@ def minimize(cost, x0, method="rgd", jac=None, manifold=None, options=None, call
         ``callback(intermediate_result)`` after every iteration, with an
         :class:`OptimizeResult` holding ``x``, ``fun``, ``grad_norm``, ``nit``;
         return True (or raise StopIteration) to stop with status "callback".
+    rng : None, int or numpy.random.Generator, optional
+        Seed of the randomized methods ("givens" draws random pairs,
+        "projunn-d"/"projunn-t" draw random sketches); the same seed gives
+        the same run.
 
     Notes
     -----
@@ -141,4 +146,4 @@ def minimize(cost, x0, method="rgd", jac=None, manifold=None, options=None, call
         solver = solver_class(**kwargs)
     except TypeError as exc:
         raise TypeError(f"invalid option for method {method!r} ({name}): {exc}") from exc
-    return solver.run(problem, x0=x0, callback=callback)
+    return solver.run(problem, x0=x0, callback=callback, rng=rng)

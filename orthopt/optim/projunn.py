@@ -363,6 +363,14 @@ class ProjUNN(Solver):
     step : {"armijo", "fixed"}, default "armijo"
         Step rule of :meth:`run`: backtracking on η (η doubles after each
         accepted step) or the fixed η = lr.
+    max_step : float, optional
+        Largest step ‖η abᴴ‖_F that :meth:`run` tries (default 0.5 for "D",
+        π for "T"). For "D" it keeps σ(U + ηabᴴ) inside [1/2, 3/2]: the
+        O(kN²) polar formula assumes UᴴU = I, and a rounding error E in U
+        comes out multiplied by about ‖U + ηabᴴ‖, so unbounded Armijo growth
+        (steps of length 35–180 were seen on Procrustes SO(20)) made the
+        error compound until the iterate left the manifold. For "T" a
+        rotation by more than π is never needed.
     oversampling, power_iterations : int
         Parameters of the "lsi" approximation (default 4 and 1).
     sufficient_decrease, contraction : float
@@ -389,7 +397,8 @@ class ProjUNN(Solver):
 
     def __init__(self, variant="T", rank=1, approximation="lsi", direction="riemannian",
                  lr=None, step="armijo", oversampling=4, power_iterations=1,
-                 sufficient_decrease=1e-4, contraction=0.5, manifold=None, **stopping):
+                 sufficient_decrease=1e-4, contraction=0.5, max_step=None, manifold=None,
+                 **stopping):
         super().__init__(manifold=manifold, **stopping)
         if variant not in _VARIANTS:
             raise ValueError(f"unknown variant {variant!r}; use 'D' (polar) or 'T' (exponential)")
@@ -416,6 +425,11 @@ class ProjUNN(Solver):
         self.power_iterations = int(power_iterations)
         self.sufficient_decrease = float(sufficient_decrease)
         self.contraction = float(contraction)
+        if max_step is None:
+            max_step = 0.5 if variant == "D" else math.pi
+        if not max_step > 0:
+            raise ValueError(f"max_step must be positive, got {max_step!r}")
+        self.max_step = float(max_step)
 
     # -- building blocks ---------------------------------------------------------
 
@@ -479,7 +493,7 @@ class ProjUNN(Solver):
         self._check_manifold(manifold)
         if "rng" not in state:
             state["rng"] = default_rng(None)
-            state["step"] = 0
+        state.setdefault("step", 0)
         a, b = self._approximate(self._step_operator(x, euclidean_gradient, self.lr),
                                  state["rng"])
         state["step"] += 1
@@ -505,6 +519,10 @@ class ProjUNN(Solver):
         step_matrix = a @ conj_transpose(b)
         # slope of the approximated step: ⟨grad, abᴴ⟩ (−‖Δ_k‖² for an exact low-rank part)
         slope = min(to_float(manifold.inner_product(x, grad, step_matrix)), 0.0)
+        # ‖abᴴ‖_F² = tr((aᴴa)(bᴴb)), a k×k product: the step length per unit η
+        unit_length = math.sqrt(max(to_float(manifold.inner_product(x, step_matrix, step_matrix)), 0.0))
+        if unit_length > 0:
+            lr = min(lr, self.max_step / unit_length)
         a_tilde = _adjoint_times(x, a) if self.variant == "D" else None
         for _ in range(60):
             if a_tilde is not None and not self._keeps_component(lr * a_tilde, b):

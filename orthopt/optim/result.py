@@ -19,6 +19,9 @@ STATUS_MESSAGES = {
     "callback": "the callback asked to stop",
     "interrupted": "interrupted (KeyboardInterrupt); returning the last iterate",
     "line_search_failed": "the line search found no decrease; returning the last iterate",
+    "infeasible": "the final iterate is off the manifold (‖xᴴx − I‖ above 1000·eps·√n): "
+                  "the steps were numerically unstable; re-orthonormalize x (e.g. "
+                  "manifold.projection_onto_manifold(x)) and restart, or use smaller steps",
 }
 
 

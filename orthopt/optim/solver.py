@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..backend import to_float
+from ..backend import get_namespace, to_float
 from ..manifolds.base import Manifold
 from .result import STATUS_MESSAGES, SUCCESS_STATUSES, OptimizeResult, make_history
 
@@ -315,6 +315,10 @@ class Solver:
                 bar.set_postfix(cost=f"{cost_f:.6e}", grad=f"{grad_norm:.2e}",
                                 status=status, refresh=True)
                 bar.close()
+        if status != "nonfinite" and manifold.feasibility(x) > manifold.default_atol(
+                x.dtype, get_namespace(x)):
+            # one Gram matrix per run: never report success on a point off the manifold
+            status = "infeasible"
 
         return OptimizeResult(
             x=x,

@@ -31,7 +31,8 @@ _OPTIONS = {
     "iterations": (int, "total training iterations (default 1000)"),
     "batch_size": (int, "minibatch size (default 128)"),
     "lr": (float, "learning rate of V, b, modReLU bias and the output layer (default 1e-3)"),
-    "orth_lr": (float, "learning rate of the orthogonal parameter (default 1e-4)"),
+    "orth_lr": (float, "learning rate of the orthogonal parameter; method none: of the free W "
+                        "(default 1e-4)"),
     "seed": (int, "random seed: weights, batches and method randomness (default 0)"),
     "length": (int, "copying: delay L (default 200); adding: sequence length (default 200)"),
     "data_dir": (str, "mnist: directory with mnist.npz or the four IDX files"),

@@ -362,7 +362,15 @@ class GivensStep(_Method):
 
 
 class Unconstrained(_Method):
-    """The baseline: W is a free matrix trained by RMSprop/Adam."""
+    """The baseline: W is a free matrix trained by RMSprop/Adam at the learning rate ``lr``.
+
+    Nothing keeps ρ(W) ≤ 1: with the unbounded modReLU a spectral radius above 1 makes the
+    hidden state grow like ρ(W)^t and the BPTT gradient explode. RMSprop's first step is
+    10·lr·sign(G) entry-wise (no bias correction, as PyTorch), so on copying (L = 200,
+    n = 128, Henaff init) at lr = 1e-3 this happens by iteration 3; the vanilla-RNN
+    remedy is gradient-norm clipping (``TrainConfig.clip``), which keeps RMSprop's running
+    average of G² from being poisoned by the exploded gradients.
+    """
 
     orthogonal = False
 
