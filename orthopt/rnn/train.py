@@ -330,7 +330,9 @@ class Trainer:
                 return record
             grads = cell.backward(params, cache, grad_out)
         xp = get_namespace(x)
-        norm = math.sqrt(sum(to_float(xp.sum(xp.abs(g) ** 2)) for g in grads.values()))
+        # sum the squared norms on the device and bring back one number: one host sync per
+        # step instead of one per parameter (each to_float waits for the GPU)
+        norm = math.sqrt(to_float(sum(xp.sum(xp.abs(g) ** 2) for g in grads.values())))
         if c.clip is not None and norm > c.clip:
             grads = {k: g * (c.clip / norm) for k, g in grads.items()}
         lr, orth_lr = self._lr(c.lr), self._lr(c.orth_lr)
