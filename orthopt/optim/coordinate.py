@@ -251,31 +251,61 @@ def select_gauss_southwell(omega, block=1, complex_phases=None):
     n = omega.shape[-1]
     if complex_phases is None:
         complex_phases = is_complex_dtype(xp, omega.dtype)
-    weight = np.triu(np.ones((n, n)), k=1)
-    if complex_phases:
-        weight += np.eye(n) / math.sqrt(2)
+    # scores on the device: |Ω_ij| on the strict upper triangle, |Ω_ii|/√2 on the
+    # diagonal for phases, 0 elsewhere (a mask from index arithmetic, no n×n host array)
+    dev = device_of(omega)
     mag = xp.abs(omega)
-    scores = mag * xp.asarray(weight, dtype=mag.dtype, device=device_of(omega))
+    rows = xp.arange(n, device=dev)[:, None]
+    cols = xp.arange(n, device=dev)[None, :]
+    scores = xp.where(rows < cols, mag, xp.zeros_like(mag))
+    if complex_phases:
+        scores = xp.where(rows == cols, mag / math.sqrt(2), scores)
     flat = xp.reshape(scores, (n * n,))
     if block == 1:
         k = int(xp.argmax(flat))
         if to_float(flat[k]) == 0.0:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
         return np.asarray([k // n]), np.asarray([k % n])
-    host_scores = to_numpy(flat)
-    order = np.argsort(-host_scores, kind="stable")
+    # Greedy disjoint selection only looks at a prefix of the ranking: before the k-th
+    # choice at most 2(k − 1) indices are used, and each index lies in at most n
+    # candidate coordinates, so the first k + 2(k − 1)n ranked coordinates suffice.
+    # Only that prefix (ranked on the device) comes to the host, not all n² scores.
+    prefix = min(n * n, block + 2 * (block - 1) * n)
+    candidates, candidate_scores = _ranked_prefix(xp, flat, prefix)
     used = np.zeros(n, dtype=bool)
     chosen_i, chosen_j = [], []
-    for k in order:
-        if host_scores[k] <= 0.0 or len(chosen_i) == block:
+    for k, score in zip(candidates.tolist(), candidate_scores.tolist()):
+        if score <= 0.0 or len(chosen_i) == block:
             break
-        a, b = divmod(int(k), n)
+        a, b = divmod(k, n)
         if used[a] or used[b]:
             continue
         used[a] = used[b] = True
         chosen_i.append(a)
         chosen_j.append(b)
     return np.asarray(chosen_i, dtype=np.int64), np.asarray(chosen_j, dtype=np.int64)
+
+
+def _ranked_prefix(xp, flat, m):
+    """Indices and values of the m largest entries of ``flat``, by decreasing value.
+
+    Ties are ranked by increasing index (a stable descending sort), exactly as a full
+    ``argsort(-flat, kind="stable")`` would rank them. NumPy partitions first
+    (O(N) instead of O(N log N)); other namespaces sort on their device. Returns
+    host (NumPy) arrays of length ≤ m.
+    """
+    if xp.__name__.endswith("numpy") and isinstance(flat, np.ndarray):
+        values = flat
+        if m < values.size:
+            threshold = np.partition(values, values.size - m)[values.size - m]
+            # every entry ≥ the m-th largest value (ties included), then the exact order
+            pool = np.flatnonzero(values >= threshold)
+        else:
+            pool = np.arange(values.size)
+        order = pool[np.lexsort((pool, -values[pool]))][:m]
+        return order, values[order]
+    order = xp.argsort(flat, descending=True, stable=True)[:m]
+    return to_numpy(order).astype(np.int64), to_numpy(xp.take(flat, order))
 
 
 def _trig2(coef, theta):
