@@ -20,6 +20,9 @@ exponential (the Taylor-slope picture), and times them.
    * They differ by an order of magnitude in cost: QR is the cheapest,
      the exponential the most expensive. Pick the exponential only when you
      need true geodesics (e.g. a parametrization :math:`x = \exp(A)`).
+   * Retractions that multiply (:math:`x Q`: exp, Cayley, Givens on SO(n))
+     carry rounding error forward, so it grows like :math:`\sqrt{k}` over
+     :math:`k` steps; QR and polar reset it every step.
 """
 
 # %%
@@ -245,3 +248,73 @@ plt.show()
 # need geodesics or a trivialization :math:`x = \exp(A)` (lesson 7);
 # ``"cayley"`` when you want an exact rotation from a skew generator without
 # an exponential; ``"givens"`` when updates should touch few coordinates.
+
+# %%
+# Rounding error over many steps
+# ------------------------------
+#
+# A retraction lands on the manifold up to rounding: one step leaves
+# :math:`\|x^\top x - I\|_F` at a few units of :math:`\varepsilon\sqrt n`
+# (:math:`\varepsilon` the machine epsilon). What happens to that error over
+# thousands of steps depends on *how* the retraction builds its point.
+#
+# * **qr** and **polar** orthonormalize :math:`x + v` itself. Whatever
+#   error :math:`x` carried is wiped out: the error after :math:`k` steps is
+#   the error of the last step.
+# * **exp**, **cayley** and **givens** on SO(n) *multiply*:
+#   :math:`x_{k+1} = x_k Q_k` with :math:`Q_k` orthogonal to rounding. The
+#   error of :math:`x_k` is carried along (rotated, never removed) and every
+#   step adds its own. Independent errors add like a random walk, so
+#   :math:`\|x_k^\top x_k - I\|` grows like :math:`\sqrt k`.
+#
+# Measured on SO(16) with random tangent steps of length 0.5:
+
+n_drift, steps = 16, 2560
+checkpoints = [10, 40, 160, 640, 2560]
+drift = {}
+for name in ("qr", "polar", "cayley", "exp"):
+    for dtype in (np.float64, np.float32):
+        manifold = SpecialOrthogonal(n_drift, retraction=name)
+        rng = np.random.default_rng(0)
+        x = manifold.random_point(rng=0, dtype=dtype)
+        errors = []
+        for k in range(1, steps + 1):
+            v = manifold.random_tangent_vector(x, rng=rng) * dtype(0.5)
+            x = manifold.retraction(x, v)
+            if k in checkpoints:
+                errors.append(manifold.feasibility(x))
+        drift[name, np.dtype(dtype).name] = errors
+
+print(f"{'retraction':10s} {'dtype':8s}" + "".join(f"{'k = ' + str(k):>11s}" for k in checkpoints))
+for (name, dtype), errors in drift.items():
+    print(f"{name:10s} {dtype:8s}" + "".join(f"{e:11.1e}" for e in errors))
+
+fig, ax = plt.subplots(figsize=(6.4, 4.2), layout="constrained")
+for index, name in enumerate(("qr", "polar", "cayley", "exp")):
+    ax.loglog(checkpoints, drift[name, "float64"], "o-", color=f"C{index}", label=name)
+reference = drift["exp", "float64"][0] * np.sqrt(np.asarray(checkpoints) / checkpoints[0])
+ax.loglog(checkpoints, reference, "k:", label=r"$\propto\sqrt{k}$")
+ax.set_xlabel("number of retraction steps k")
+ax.set_ylabel(r"$\|x_k^\top x_k - I\|_F$ (float64)")
+ax.set_title(f"SO({n_drift}): error after k steps of length 0.5")
+ax.grid(True, which="both", alpha=0.3)
+ax.legend(fontsize=9)
+plt.show()
+
+# %%
+# In float64 the walk is harmless — a few :math:`10^{-13}` after
+# :math:`10^4` steps. In float32 it starts near :math:`10^{-6}` and a long training run
+# (:math:`10^5`–:math:`10^6` steps) can reach :math:`10^{-4}`–:math:`10^{-3}`,
+# enough to let the norm of a recurrent state drift. Two remedies, both
+# cheap when used rarely:
+#
+# * every few hundred steps, replace :math:`x` by the nearest point of the
+#   manifold, ``x = manifold.projection_onto_manifold(x)`` (the polar
+#   factor: a few GEMMs);
+# * in a trivialization :math:`x = B\exp(A)`, move the base :math:`B`
+#   periodically and orthonormalize it then — what the ``dtriv`` RNN method
+#   does (lesson 7).
+#
+# orthopt's solvers check :math:`\|x^\top x - I\|` once at the end of every
+# run and report status ``"infeasible"`` if it is above the manifold's
+# tolerance, so a drift never passes silently.
