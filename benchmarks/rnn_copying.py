@@ -255,7 +255,7 @@ def plot(data, path, top=20.0):
                  f"lr {data['lr']:g}, one CPU thread")
     legend_title = f"dashed: runs shorter than {longest} it" if min(iterations.values()) < longest \
         else None
-    ax.legend(fontsize=8, loc="lower left", title=legend_title, title_fontsize=8)
+    ax.legend(fontsize=8, loc="upper right", title=legend_title, title_fontsize=8)
     ax.grid(True, which="major", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
