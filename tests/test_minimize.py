@@ -336,3 +336,78 @@ def test_randomized_methods_are_reproducible_with_rng(method):
     other = minimize_(cost, x0, method=method, jac=jac, options=options, rng=4)
     np.testing.assert_array_equal(runs[0].x, runs[1].x)
     assert not np.array_equal(runs[0].x, other.x)
+
+
+# -- every method to 1e-8 on the three reference problems --------------------------------
+
+
+def _square_problem(name, n=5, seed=0):
+    """The three reference problems on SO(n), with their optima from LAPACK / SciPy.
+
+    Square so that all seven methods apply (projUNN lives on the group only):
+
+    * Brockett ``tr(XᵀAXN)``, ``N = diag(n, ..., 1)``: optimum ``Σ λ_i(A) N_ii`` pairing
+      the ascending eigenvalues with the descending weights;
+    * Procrustes ``‖AX − B‖²``: optimum from ``scipy.linalg.orthogonal_procrustes``
+      (``B`` is built from a rotation so the O(n) optimum has det +1);
+    * dominant subspace ``−tr(X₁ᵀAX₁)`` with ``X₁`` the first two columns: optimum
+      ``−(λ_max + λ_second)``.
+
+    Column signs never change the two trace costs, so their optimum over SO(n) equals
+    the one over O(n). Returns ``(A, B or diag(N), optimum)``.
+    """
+    rng = np.random.default_rng(seed)
+    if name == "procrustes":
+        # noise large enough that the optimum is far from 0 (a relative error means something)
+        a = rng.standard_normal((2 * n, n))
+        b = a @ SpecialOrthogonal(n).random_point(rng=seed + 2) + 0.3 * rng.standard_normal(
+            (2 * n, n))
+        r, _ = scipy.linalg.orthogonal_procrustes(a, b)
+        assert np.linalg.det(r) > 0
+        return a, b, float(np.sum((a @ r - b) ** 2))
+    q, _ = np.linalg.qr(rng.standard_normal((n, n)))
+    spectrum = np.linspace(1.0, 3.0, n) if name == "brockett" else np.array(
+        [0.5, 0.8, 1.0, 3.0, 4.0])[:n]
+    a = (q * spectrum) @ q.T
+    if name == "brockett":
+        w = np.arange(n, 0, -1.0)
+        return a, w, float(np.sum(np.sort(spectrum) * w))
+    w = np.zeros(n)
+    w[:2] = -1.0
+    return a, w, -float(np.sum(np.sort(spectrum)[-2:]))
+
+
+@pytest.mark.parametrize("backend", ["numpy", "strict"])
+@pytest.mark.parametrize("problem_name", ["brockett", "procrustes", "dominant"])
+@pytest.mark.parametrize("method", ALL_METHODS)
+def test_every_method_reaches_the_optimum(method, problem_name, backend):
+    _require(method)
+    a_host, b_host, optimum = _square_problem(problem_name)
+    a, b = _to_backend(a_host, backend), _to_backend(b_host, backend)
+    x0 = _to_backend(SpecialOrthogonal(5).random_point(rng=7), backend)
+
+    if problem_name == "procrustes":
+        def cost_and_gradient(x):
+            xp = get_namespace(x)
+            r = a @ x - b
+            return xp.sum(r * r), 2 * a.T @ r
+    else:
+        # Brockett and the dominant subspace are both tr(XᵀAX diag(w))
+        def cost_and_gradient(x):
+            xp = get_namespace(x)
+            ax = a @ x
+            return xp.sum(x * ax * b), 2 * ax * b
+
+    # ‖grad‖ ≤ 1e-6‖grad₀‖ is a cost gap of ~1e-13 here, a few ulps of the cost (≈ 25):
+    # below that no line search can measure a decrease, and a run may also stop on
+    # its step tolerance
+    options = {"gradient_tolerance": 0.0, "relative_gradient_tolerance": 1e-6,
+               "max_iterations": 3000}
+    if method.startswith("projunn"):
+        options["rank"] = 2
+    res = minimize(cost_and_gradient, x0, method=method, jac=True, options=options)
+    assert res.status in ("gradient_tolerance", "step_tolerance"), (res.status, res.message)
+    assert abs(res.fun - optimum) <= 1e-8 * abs(optimum), (res.fun, optimum)
+    assert type(res.x) is type(x0) and res.x.dtype == x0.dtype
+    x = to_numpy(res.x)
+    assert np.linalg.norm(x.T @ x - np.eye(5)) <= 1e3 * EPS and np.linalg.det(x) > 0

@@ -195,6 +195,8 @@ def test_invalid_arguments_raise():
         ProjUNN(approximation="svd")
     with pytest.raises(ValueError, match="rank"):
         ProjUNN(rank=0)
+    with pytest.raises(ValueError, match="reorthonormalize_every"):
+        ProjUNN(reorthonormalize_every=-1)
     with pytest.raises(ValueError, match="lr"):
         ProjUNN(step="fixed")
     with pytest.raises(ValueError, match="lr"):
@@ -237,3 +239,39 @@ def test_step_accepts_a_seeded_state():
     x2, _ = solver.step(u, g, {"rng": np.random.default_rng(7)})
     assert state1["step"] == 1
     np.testing.assert_array_equal(x1, x2)
+
+
+@pytest.mark.parametrize("variant", ["D", "T"])
+def test_long_runs_stay_orthogonal_to_rounding(variant):
+    """The O(kN²) updates do not remove rounding error already in U; the periodic
+    Newton–Schulz restore (default: every N steps) does."""
+    n, steps = 8, 1500
+    manifold = SpecialOrthogonal(n)
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, n))
+    a = a + a.T
+    noise = 0.5 * rng.standard_normal((steps, n, n))
+    tol = 10 * EPS * np.sqrt(n)
+    errors = {}
+    for every in (None, 0):
+        x = manifold.random_point(rng=1)
+        solver = ProjUNN(variant=variant, rank=1, lr=0.05, reorthonormalize_every=every)
+        state = {"rng": np.random.default_rng(2)}
+        for k in range(steps):
+            x, state = solver.step(x, 2 * a @ x + noise[k], state)
+        errors[every] = np.linalg.norm(x.T @ x - np.eye(n))
+        assert np.linalg.det(x) > 0
+    assert errors[None] <= tol, errors
+    assert errors[0] > errors[None], errors
+
+
+def test_restore_is_a_newton_schulz_step():
+    rng = np.random.default_rng(3)
+    u = SpecialOrthogonal(6).random_point(rng=4)
+    e = 1e-6 * rng.standard_normal((6, 6))
+    x = u @ (np.eye(6) + (e + e.T) / 2)
+    before = np.linalg.norm(x.T @ x - np.eye(6))
+    y = ProjUNN._restore(x)
+    after = np.linalg.norm(y.T @ y - np.eye(6))
+    assert after <= 10 * before ** 2 + 100 * EPS
+    np.testing.assert_allclose(y, u, atol=1e-10)
