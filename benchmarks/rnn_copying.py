@@ -231,7 +231,7 @@ def plot(data, path, top=20.0):
 
     iterations = {r["method"]: r.get("iterations", data["iterations"]) for r in data["rows"]}
     longest = max(iterations.values())
-    fig, ax = plt.subplots(figsize=(8.5, 5))
+    fig, ax = plt.subplots(figsize=(11, 5))
     for k, (label, losses) in enumerate(data["curves"].items()):
         losses = np.asarray(losses, dtype=float)
         window = max(1, len(losses) // 100)
@@ -255,7 +255,9 @@ def plot(data, path, top=20.0):
                  f"lr {data['lr']:g}, one CPU thread")
     legend_title = f"dashed: runs shorter than {longest} it" if min(iterations.values()) < longest \
         else None
-    ax.legend(fontsize=8, loc="upper right", title=legend_title, title_fontsize=8)
+    # outside the axes: with seven methods every corner of the plot holds a curve
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), title=legend_title,
+              title_fontsize=8)
     ax.grid(True, which="major", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
