@@ -81,6 +81,7 @@ from ..backend import (
     is_complex_dtype,
     to_float,
 )
+from ..linalg import newton_schulz_step
 from ..manifolds.stiefel import Stiefel
 from .solver import Solver, Step
 
@@ -484,18 +485,6 @@ class ProjUNN(Solver):
         return every > 0 and steps % every == 0
 
     @staticmethod
-    def _restore(x):
-        """One Newton–Schulz step x ← x − x(xᴴx − I)/2 toward the polar factor of x.
-
-        With xᴴx = I + E (E small, Hermitian) the result has xᴴx = I + O(E²),
-        and it stays in x's connected component (det keeps its sign), so SO(n)
-        iterates stay in SO(n).
-        """
-        residual = conj_transpose(x) @ x
-        residual = residual - eye_like(residual)
-        return x - (x @ residual) / 2
-
-    @staticmethod
     def _keeps_component(a_tilde, b):
         """det(U + abᴴ)/det U = det(I_k + bᴴã) > 0 (real case): the polar factor stays
         in U's component of O(n), e.g. in SO(n). Always True for complex input."""
@@ -534,7 +523,7 @@ class ProjUNN(Solver):
         state["step"] += 1
         x_new = self._project(x, a, b)
         if self._restore_due(x_new, state["step"]):
-            x_new = self._restore(x_new)
+            x_new = newton_schulz_step(x_new)
         return x_new, state
 
     # -- deterministic solver hooks ----------------------------------------------
@@ -568,7 +557,7 @@ class ProjUNN(Solver):
                 continue
             x_new = self._project(x, lr * a, b)
             if self._restore_due(x_new, state["steps"] + 1):
-                x_new = self._restore(x_new)
+                x_new = newton_schulz_step(x_new)
             cost_new, egrad_new = problem.cost_and_euclidean_gradient(x_new)
             new = to_float(cost_new)
             if self.step_rule == "fixed":
