@@ -275,7 +275,18 @@ class Manifold:
         """
         xp = get_namespace(x)
         u = self._gaussian(x.shape, rng, xp, x.dtype, x)
-        v = self.projection(x, u)
+        # Project, normalize, and project and normalize once more: when u lies
+        # almost in the normal space (likely when the tangent space is small, e.g.
+        # SO(2) or U(1), both of dimension 1), P_x(u) is short and its rounding
+        # error, of size eps·‖u‖, is magnified by 1/‖P_x(u)‖ in the normalization
+        # (a normal component of 250·eps was seen on SO(2)); the second projection
+        # removes it.
+        v = self._unit(x, self.projection(x, u))
+        return self._unit(x, self.projection(x, v))
+
+    def _unit(self, x, v):
+        """v / ‖v‖, and v unchanged when ‖v‖ = 0."""
+        xp = get_namespace(x)
         norm = self.norm(x, v)
         # zero-dimensional manifolds (St(1, 1) = O(1), SO(1)) only have v = 0
         safe = xp.where(norm > 0, norm, xp.ones_like(norm))
