@@ -30,6 +30,7 @@ from orthopt.optim import (
     RiemannianGradientDescent,
     strong_wolfe,
 )
+from orthopt.optim.solver import _message
 
 try:
     import array_api_strict as xs
@@ -531,3 +532,21 @@ def test_a_run_that_leaves_the_manifold_is_not_a_success():
     assert "off the manifold" in res.message
     healthy = RiemannianGradientDescent(max_iterations=3).run(problem, x0=x0)
     assert healthy.status == "max_iterations"
+
+
+def test_line_search_failure_explains_precision_and_gradient():
+    """A gradient of the wrong sign: no step decreases the cost, and the message says what
+    the two usual causes are, with the resolution of the dtype at hand."""
+    manifold = Stiefel(5, 2)
+    a = np.diag(np.arange(1.0, 6.0))
+    problem = Problem(manifold, None,
+                      cost_and_gradient=lambda x: (np.sum(x * (a @ x)), -2 * a @ x))
+    x0 = manifold.random_point(rng=0)
+    res = RiemannianGradientDescent(step="armijo").run(problem, x0=x0)
+    assert res.status == "line_search_failed" and not res.success
+    assert np.array_equal(res.x, x0)
+    assert "float64" in res.message and "2e-15" in res.message
+    assert "check_gradient" in res.message and "solve in float64" not in res.message
+    # in single precision the advice includes double precision
+    message = _message("line_search_failed", x0.astype(np.float32))
+    assert "float32" in message and "1e-06" in message and "solve in float64" in message

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..backend import get_namespace, to_float
+from ..backend import finfo_eps, get_namespace, to_float
 from ..manifolds.base import Manifold
 from .result import STATUS_MESSAGES, SUCCESS_STATUSES, OptimizeResult, make_history
 
@@ -329,7 +329,7 @@ class Solver:
             ngev=problem.n_gradient_evaluations - ngev0,
             time=time.perf_counter() - start_time,
             status=status,
-            message=STATUS_MESSAGES[status],
+            message=_message(status, x),
             success=status in SUCCESS_STATUSES,
             history=make_history(records),
         )
@@ -358,3 +358,16 @@ def _progress_bar(total):
     from tqdm.auto import tqdm
 
     return tqdm(total=total, desc="orthopt", unit="it")
+
+
+def _message(status, x):
+    """The status message, with advice where the status has a usual cause."""
+    message = STATUS_MESSAGES[status]
+    if status == "line_search_failed":
+        eps = finfo_eps(get_namespace(x), x.dtype)
+        message += (f". Near a minimizer this is the precision limit: {x.dtype} resolves "
+                    f"relative cost changes of about {10 * eps:.0e}; loosen gradient_tolerance "
+                    f"or relative_gradient_tolerance"
+                    + (", or solve in float64" if eps > 1e-10 else "")
+                    + ". Far from one, check the gradient with orthopt.check_gradient")
+    return message
