@@ -28,6 +28,7 @@ from orthopt.optim import (
     Problem,
     RiemannianConjugateGradient,
     RiemannianGradientDescent,
+    minimize,
     strong_wolfe,
 )
 from orthopt.optim.solver import _message
@@ -550,3 +551,35 @@ def test_line_search_failure_explains_precision_and_gradient():
     # in single precision the advice includes double precision
     message = _message("line_search_failed", x0.astype(np.float32))
     assert "float32" in message and "1e-06" in message and "solve in float64" in message
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_float32_wrong_gradient_is_never_a_success(seed):
+    """In float32 a step of a few ulps changes the cost by rounding alone; a search that
+    accepted such a 'decrease' would end a run with a wrong gradient as a success."""
+    manifold = Stiefel(5, 2)
+    a = np.diag(np.arange(1.0, 6.0)).astype(np.float32)
+    problem = Problem(manifold, None,
+                      cost_and_gradient=lambda x: (np.sum(x * (a @ x)), -2 * a @ x))
+    res = RiemannianGradientDescent(step="armijo").run(
+        problem, x0=manifold.random_point(rng=seed, dtype="float32"))
+    assert res.status == "line_search_failed" and not res.success
+
+
+@pytest.mark.parametrize("method", ["givens-gs", "rgd-bb"])
+def test_float32_runs_stop_at_their_precision(method):
+    """A float32 run cannot reach ‖grad‖ ≤ 1e-6 on a cost of size 10; it must stop near
+    the optimum (to float32 accuracy) well before max_iterations, not wander there."""
+    rng = np.random.default_rng(3)
+    q, _ = np.linalg.qr(rng.standard_normal((6, 6)))
+    spectrum = np.linspace(1.0, 3.0, 6)
+    a = ((q * spectrum) @ q.T).astype(np.float32)
+    w = np.array([2.0, 1.0], dtype=np.float32)
+    optimum = float(np.sum(spectrum[:2] * w))
+    manifold = Stiefel(6, 2)
+    res = minimize(lambda x: (np.sum(x * (a @ x) * w), 2 * (a @ x) * w),
+                   manifold.random_point(rng=3, dtype="float32"), method=method, jac=True,
+                   manifold=manifold, options={"max_iterations": 1000})
+    assert res.success, (res.status, res.message)
+    assert res.nit < 1000 and res.x.dtype == np.float32
+    assert abs(res.fun - optimum) <= 1e3 * np.finfo(np.float32).eps * optimum

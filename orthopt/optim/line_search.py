@@ -39,7 +39,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ..backend import to_float
+from ..backend import finfo_eps, get_namespace, to_float
 from .solver import inner_float
 
 __all__ = ["LineSearchResult", "backtracking", "strong_wolfe"]
@@ -110,7 +110,13 @@ def backtracking(problem, x, direction, slope, reference_cost, initial_step,
     manifold = problem.manifold
     alpha = float(initial_step)
     any_finite = False
+    # a step shorter than eps (of x's precision) does not move x: a cost "decrease"
+    # measured there is rounding, so the search gives up instead of accepting it
+    shortest = finfo_eps(get_namespace(x), x.dtype) / max(
+        math.sqrt(inner_float(manifold, x, direction, direction)), 1e-300)
     for k in range(1, max_backtracks + 1):
+        if alpha < shortest:
+            break
         candidate = manifold.retraction(x, alpha * direction)
         if gradient:
             cost, grad = problem.cost_and_riemannian_gradient(candidate)
@@ -119,10 +125,16 @@ def backtracking(problem, x, direction, slope, reference_cost, initial_step,
         cost = to_float(cost)
         if math.isfinite(cost):
             any_finite = True
-            if cost <= reference_cost + sufficient_decrease * alpha * slope:
+            # strictly below the reference too: when α·slope is below the rounding of
+            # the reference, the Armijo bound rounds to the reference itself, and a trial
+            # that did not move x (its cost unchanged, common in float32) would pass
+            if (cost <= reference_cost + sufficient_decrease * alpha * slope
+                    and cost < reference_cost):
                 return LineSearchResult(alpha, candidate, cost, k, grad=grad)
         alpha *= contraction
-    status = "line_search_failed" if any_finite else "nonfinite"
+    # "nonfinite" only when non-finite trials were all there was (not when the search
+    # stopped at the shortest step before any trial)
+    status = "nonfinite" if k > 1 and not any_finite else "line_search_failed"
     return LineSearchResult(0.0, x, float(reference_cost), max_backtracks, status)
 
 

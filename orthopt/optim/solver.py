@@ -115,7 +115,8 @@ class Solver:
     relative_gradient_tolerance : float, default 0
         Stop when ‖grad f(x)‖ ≤ relative_gradient_tolerance · ‖grad f(x₀)‖.
     step_tolerance : float, default 1e-12
-        Stop when the step length falls below this.
+        Stop when the step length falls below this, or below eps of x's dtype
+        (a shorter step does not change x in that precision).
     cost_tolerance : float, default 0
         Stop when |f_k − f_{k−1}| ≤ cost_tolerance · max(1, |f_k|).
     verbose : bool, default False
@@ -262,6 +263,10 @@ class Solver:
         grad_norm = math.sqrt(inner_float(manifold, x, grad, grad))
         records = [(cost_f, grad_norm, 0.0, time.perf_counter() - start_time)]
         grad_norm0 = grad_norm
+        # a step shorter than eps does not move x in its precision (float32: 1.2e-7);
+        # without this floor a float32 run at its precision limit keeps "accepting"
+        # such steps until max_iterations
+        shortest_step = finfo_eps(get_namespace(x), x.dtype)
         nit = 0
         status = None
         if not (math.isfinite(cost_f) and math.isfinite(grad_norm)):
@@ -303,7 +308,7 @@ class Solver:
                 if callback is not None and _callback_stops(callback, x, cost_f, grad_norm, nit):
                     status = "callback"
                     break
-                if step.step_size <= self.step_tolerance:
+                if step.step_size <= self.step_tolerance or step.step_size < shortest_step:
                     status = "step_tolerance"
                 elif self.cost_tolerance > 0 and cost_change <= self.cost_tolerance * max(1.0, abs(cost_f)):
                     status = "cost_tolerance"
