@@ -1,6 +1,7 @@
 """The scikit-learn style SparsePCA estimator: API, data types, errors, statistics."""
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -312,3 +313,23 @@ def test_array_api_strict_stays_on_its_device(method, data, fitted):
 
         np.testing.assert_allclose(to_numpy(spca.components_), fitted.components_, atol=1e-10)
     assert orthogonality_error(spca.components_.T) <= 1e-10
+
+
+@pytest.mark.parametrize("method", ["manpg", "smoothed", "givens"])
+def test_huge_alpha_gives_the_sparsest_orthonormal_loadings(method):
+    """As α → ∞ the ℓ1 term wins: the loadings become signed coordinate vectors (one
+    nonzero per component, the fewest an orthonormal set can have), and sparsity never
+    decreases along the way. Once a crash (polar of a rank-deficient step at α = 1e6)
+    and, for ManPG at α ≥ 300, a dense result from a subproblem that did not converge."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((30, 6))
+    counts = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for alpha in (1.0, 10.0, 100.0, 1e3, 1e6, 1e12):
+            components = SparsePCA(2, alpha=alpha, method=method, random_state=0,
+                                   max_iter=500).fit(x).components_
+            np.testing.assert_allclose(components @ components.T, np.eye(2), atol=1e-12)
+            counts.append(int(np.count_nonzero(components)))
+    assert counts[-3:] == [2, 2, 2], counts
+    assert all(later <= earlier for earlier, later in zip(counts, counts[1:])), counts

@@ -123,6 +123,17 @@ def _residual(x, xlam, tau, ident):
     return z, e, to_float(xp.linalg.matrix_norm(e))
 
 
+def _dual_objective(z, b, xlam, lam, tau, t):
+    """φ(Λ) = −min_Z L(Z, Λ), the convex dual of the subproblem (∇φ = E).
+
+    L(Z, Λ) = ‖Z − B‖²/(2t) + Σ τ_ij |Z_ij| / t − ⟨Λ, ZᵀX + XᵀZ − 2I⟩, minimized by
+    Z = prox_τ(B + 2tXΛ); ``xlam`` is B + 2tXΛ, so ⟨XΛ, Z⟩ = ⟨xlam − B, Z⟩/(2t).
+    """
+    xp = get_namespace(z)
+    value = (xp.sum((z - b) ** 2) + 2 * xp.sum(tau * xp.abs(z)) - 2 * xp.sum((xlam - b) * z)) / (2 * t)
+    return -(to_float(value) + 2 * float(np.trace(lam)))
+
+
 def solve_tangent_prox(x, b, t, tau, lam0=None, tol=None, max_iter=100):
     r"""Solve ManPG's subproblem by semismooth Newton on the multiplier Λ.
 
@@ -167,6 +178,20 @@ def solve_tangent_prox(x, b, t, tau, lam0=None, tol=None, max_iter=100):
     lam = np.zeros((r, r)) if lam0 is None else np.array(lam0, dtype=float)
     xlam = b + (2 * t) * (x @ asarray_like(lam, like=x))
     z, e, res = _residual(x, xlam, tau, ident)
+    # A column of Z that the threshold zeroes entirely sits on a plateau of ‖E‖ (no
+    # entry active, a zero Jacobian block), where Newton steps cannot see progress;
+    # with a large α that is every column at Λ = 0 (100 iterations without
+    # convergence were seen at α = 300). Raising Λ_jj until the largest |x_ij|
+    # passes the threshold puts the column on the active side.
+    empty = to_numpy(xp.all(z == 0, axis=0))
+    if np.any(empty):
+        x_host, b_host = to_numpy(x), to_numpy(b)
+        tau_col = np.max(np.broadcast_to(to_numpy(tau), (n, r)), axis=0)
+        reach = (tau_col + np.max(np.abs(b_host), axis=0)) / (2 * t * np.max(np.abs(x_host), axis=0))
+        for j in np.flatnonzero(empty):
+            lam[j, j] = max(lam[j, j], 1.01 * reach[j])
+        xlam = b + (2 * t) * (x @ asarray_like(lam, like=x))
+        z, e, res = _residual(x, xlam, tau, ident)
     iu = _upper_indices(r)
     it = 0
     while res > tol and it < max_iter:
@@ -193,6 +218,23 @@ def solve_tangent_prox(x, b, t, tau, lam0=None, tol=None, max_iter=100):
             if res_new**2 < res**2 * (1 - 1e-3 * s) or s <= 1e-3:
                 break
             s /= 2
+        if res_new**2 >= res**2 * (1 - 1e-3 * s):
+            # ‖E‖ did not fall: a plateau, where the threshold zeroes whole parts of Z
+            # and ‖E‖ is flat (with a large α, Λ must travel ~α/2 across it). The dual
+            # objective φ (convex, ∇φ = E) is linear there and does fall along the
+            # regularized Newton direction (⟨E, d⟩ < 0): double the step while φ
+            # still falls almost linearly (90 % of the first-order decrease).
+            slope = float(np.sum(to_numpy(e) * d))
+            phi = _dual_objective(z, b, xlam, lam, tau, t)
+            scale = 1.0
+            while slope < 0 and scale < 2.0**40:
+                longer = xlam + scale * step_dir
+                z_long, e_long, res_long = _residual(x, longer, tau, ident)
+                if _dual_objective(z_long, b, longer, lam + scale * d, tau, t) > (
+                        phi + 0.9 * scale * slope):
+                    break
+                s, trial, z_new, e_new, res_new = scale, longer, z_long, e_long, res_long
+                scale *= 2
         lam = lam + s * d
         xlam, z, e, res = trial, z_new, e_new, res_new
     return z, lam, it, res
@@ -303,6 +345,7 @@ def manpg(
     lam = np.zeros((r, r))
     history = {"fun": [fun], "stationarity": [], "ssn_iterations": [], "step": []}
     n_line_search = 0
+    tau_max = float(np.max(np.abs(to_numpy(tau_unit)))) if weights is not None else float(alpha)
     n_ssn = 0
     success = False
     message = "maximum number of iterations reached"
@@ -310,7 +353,9 @@ def manpg(
     k = 0
     for k in range(max_iter + 1):
         b = x + t * grad  # X − t∇f(X), ∇f = −∇v (= −2AX for the total variance)
-        ssn_tol = max(50 * eps * r, min(1e-6, 1e-3 * tol * t))
+        # Z = B + 2tXΛ − τ·sign cancels terms of size τ, so E carries a rounding error
+        # of about eps·τ: a floor below that (large α) is unreachable
+        ssn_tol = max(50 * eps * r * max(1.0, t * tau_max), min(1e-6, 1e-3 * tol * t))
         z, lam, ssn_it, _ = solve_tangent_prox(
             x, b, t, t * tau_unit, lam0=lam, tol=ssn_tol, max_iter=ssn_max_iter
         )
@@ -346,7 +391,16 @@ def manpg(
         slack = 10 * eps * max(1.0, abs(fun))
         beta = 1.0
         while True:
-            y = polar(x + beta * v)
+            y = _polar_or_none(x + beta * v, eps)
+            if y is None:
+                # x + βv numerically rank-deficient (a huge step when α is huge):
+                # no polar factor to take, so shorten the step like a failed trial
+                beta /= 2
+                n_line_search += 1
+                if beta < min_step:
+                    fy = math.inf
+                    break
+                continue
             ay = op(y)
             value_y, grad_y = captured_variance(y, ay, variance)
             fy = -value_y + _penalty(y, alpha, weights)
@@ -395,3 +449,19 @@ def _penalty(x, alpha, weights):
     xp = get_namespace(x)
     absx = xp.abs(x) if weights is None else weights * xp.abs(x)
     return alpha * to_float(xp.sum(absx))
+
+
+def _polar_or_none(a, eps):
+    """The polar factor of a (n×p), or None when a is numerically rank-deficient.
+
+    Rank-deficient means the smallest eigenvalue of aᵀa is below p·eps times its
+    largest (or any is not finite): its inverse square root would be inf or NaN.
+    """
+    xp = get_namespace(a)
+    gram = a.T @ a
+    w = xp.linalg.eigvalsh(gram)
+    smallest, largest = to_float(w[0]), to_float(w[-1])
+    if not (math.isfinite(smallest) and math.isfinite(largest)) or (
+            smallest <= a.shape[-1] * eps * largest):
+        return None
+    return polar(a, gram=gram)
