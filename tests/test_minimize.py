@@ -411,3 +411,26 @@ def test_every_method_reaches_the_optimum(method, problem_name, backend):
     assert type(res.x) is type(x0) and res.x.dtype == x0.dtype
     x = to_numpy(res.x)
     assert np.linalg.norm(x.T @ x - np.eye(5)) <= 1e3 * EPS and np.linalg.det(x) > 0
+
+
+def test_x0_as_nested_list_or_integers_like_scipy():
+    a = np.diag(np.arange(1.0, 6.0))
+    for x0 in (np.eye(5, 2).tolist(), np.eye(5, 2, dtype=int)):
+        res = minimize(lambda x: np.sum(x * (a @ x)), x0, method="rgd-bb",
+                       jac=lambda x: 2 * a @ x)
+        assert res.success and res.x.dtype == np.float64
+        assert abs(res.fun - 3.0) <= 1e-10
+
+
+@pytest.mark.parametrize("options, hint", [({"maxiter": 3}, "'maxiter' → 'max_iterations'"),
+                                           ({"gtol": 1e-3}, "'gtol' → 'gradient_tolerance'"),
+                                           ({"max_iteration": 3}, "→ 'max_iterations'"),
+                                           ({"zzz": 1}, "valid options: ")])
+def test_unknown_option_names_the_right_one(options, hint):
+    a = np.diag(np.arange(1.0, 6.0))
+    with pytest.raises(TypeError, match="invalid option") as info:
+        minimize(lambda x: np.sum(x * (a @ x)), np.eye(5, 2), method="cg",
+                 jac=lambda x: 2 * a @ x, options=options)
+    assert hint in str(info.value)
+    if "valid options" in hint:
+        assert "max_iterations" in str(info.value) and "args" not in str(info.value)

@@ -10,7 +10,11 @@ tall matrix on the complex Stiefel manifold.
 
 from __future__ import annotations
 
+import difflib
 import importlib
+import inspect
+
+import numpy as np
 
 from ..backend import get_namespace, is_complex_dtype, to_float
 from ..manifolds import SpecialOrthogonal, Stiefel, Unitary
@@ -70,7 +74,8 @@ def minimize(cost, x0, method="rgd", jac=None, manifold=None, options=None, call
     cost : callable
         ``cost(x) -> float``; with ``jac=True``, ``cost(x) -> (float, gradient)``.
     x0 : array, shape (n, p)
-        Starting point (must satisfy x0ᴴx0 = I).
+        Starting point (must satisfy x0ᴴx0 = I). A nested list becomes a NumPy
+        array and integer entries become float64, as in SciPy.
     method : str, default "rgd"
         One of :data:`METHODS`:
 
@@ -93,6 +98,10 @@ def minimize(cost, x0, method="rgd", jac=None, manifold=None, options=None, call
         Defaults to :func:`infer_manifold` (x0).
     options : dict, optional
         Keyword arguments of the solver (stopping rules, step rule, verbose...).
+        An unknown name raises TypeError naming the closest valid one (SciPy's
+        ``maxiter``, ``gtol``, ``xtol``, ``ftol``, ``disp`` are mapped to
+        ``max_iterations``, ``gradient_tolerance``, ``step_tolerance``,
+        ``cost_tolerance``, ``verbose`` in the message).
     callback : callable, optional
         ``callback(intermediate_result)`` after every iteration, with an
         :class:`OptimizeResult` holding ``x``, ``fun``, ``grad_norm``, ``nit``;
@@ -126,6 +135,10 @@ def minimize(cost, x0, method="rgd", jac=None, manifold=None, options=None, call
         raise ValueError(
             f"unknown method {method!r}; valid: {', '.join(repr(m) for m in sorted(METHODS))}"
         )
+    if not hasattr(x0, "shape"):  # a nested list, as SciPy accepts
+        x0 = np.asarray(x0)
+    if isinstance(x0, np.ndarray) and x0.dtype.kind in "biu":
+        x0 = x0.astype(np.float64)  # integer entries: a float64 start, like SciPy
     if manifold is None:
         manifold = infer_manifold(x0)
     elif not isinstance(manifold, Manifold):
@@ -145,5 +158,32 @@ def minimize(cost, x0, method="rgd", jac=None, manifold=None, options=None, call
     try:
         solver = solver_class(**kwargs)
     except TypeError as exc:
-        raise TypeError(f"invalid option for method {method!r} ({name}): {exc}") from exc
+        raise TypeError(f"invalid option for method {method!r} ({name}): {exc}"
+                        f"{_option_hint(solver_class, kwargs)}") from exc
     return solver.run(problem, x0=x0, callback=callback, rng=rng)
+
+
+# SciPy's option names for the same stopping rules
+_SCIPY_OPTIONS = {"maxiter": "max_iterations", "gtol": "gradient_tolerance",
+                  "xtol": "step_tolerance", "ftol": "cost_tolerance", "disp": "verbose"}
+
+
+def _option_hint(solver_class, kwargs):
+    """'; did you mean ...' for option names the solver does not take (SciPy's included)."""
+    accepted = set()
+    named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    for klass in solver_class.__mro__[:-1]:  # not object
+        init = klass.__dict__.get("__init__")
+        if init is not None:
+            accepted.update(name for name, parameter in inspect.signature(init).parameters.items()
+                            if name != "self" and parameter.kind in named)
+    hints = []
+    for key in kwargs:
+        if key in accepted:
+            continue
+        guess = _SCIPY_OPTIONS.get(key) or next(
+            iter(difflib.get_close_matches(key, sorted(accepted), n=1)), None)
+        if guess is not None:
+            hints.append(f"{key!r} → {guess!r}")
+    return f"; did you mean {', '.join(hints)}?" if hints else (
+        f"; valid options: {', '.join(sorted(accepted))}")
