@@ -208,6 +208,17 @@ def check_gradient(problem, x=None, d=None, plot=False, rng=None):
         for ti in t
     ])
     floor = 100 * eps * max(1.0, abs(f0))
+    if not (math.isfinite(f0) and math.isfinite(g_norm) and np.all(np.isfinite(errors))):
+        # NaN compares false everywhere: without this a NaN cost read as "exact"
+        passed = False
+        if not math.isfinite(f0):
+            message = f"the cost at x is {f0}: fix the cost before checking its gradient"
+        elif not math.isfinite(g_norm):
+            message = "the gradient at x has non-finite entries"
+        else:
+            bad = float(t[np.flatnonzero(~np.isfinite(errors))[0]])
+            message = f"the cost is not finite along the curve R_x(t d) at t = {bad:.1e}"
+        return GradientCheck(math.nan, passed, t, errors, (0, 0), tangent_error, message)
     slope, window = _fit_slope(t, errors, floor, width=8)
     tol = 0.1 if eps < 1e-10 else 0.25
     tangent_ok = tangent_error <= math.sqrt(eps)

@@ -236,3 +236,21 @@ def test_nan_cost_during_solve(stiefel, step):
     np.testing.assert_array_equal(result.x, last)
     assert result.fun == pytest.approx(brockett(last), rel=1e-12)
     assert np.all(np.isfinite(result.history["cost"]))
+
+
+@pytest.mark.parametrize("dtype", [np.float16, "float16", "int8"])
+def test_unsupported_dtype_names_the_supported_ones(dtype):
+    with pytest.raises(ValueError, match="float16|int8") as info:
+        Stiefel(3, 2).random_point(rng=0, dtype=dtype)
+    assert "not supported" in str(info.value) and "float32, float64" in str(info.value)
+    with pytest.raises(ValueError, match="unknown dtype 'foo'"):
+        Stiefel(3, 2).random_point(rng=0, dtype="foo")
+
+
+def test_tangent_vector_of_the_wrong_shape():
+    manifold = Stiefel(5, 2)
+    x = manifold.random_point(rng=0)
+    with pytest.raises(ValueError, match=r"v has shape \(5, 3\) but the point x has shape \(5, 2\)"):
+        manifold.retraction(x, np.ones((5, 3)))
+    with pytest.raises(ValueError, match=r"shape \(3, 5, 2\) but the point x has shape \(2, 5, 2\)"):
+        manifold.retraction(np.stack([x, x]), np.zeros((3, 5, 2)))

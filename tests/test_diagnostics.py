@@ -144,3 +144,27 @@ def test_check_manifold_detects_a_wrong_projection():
     failing = {row[0] for row in check.rows if not row[3]}
     # idempotent and tangent, but not orthogonal: only these two rows can see it
     assert failing == {"projection fixes tangent vectors", "Riemannian gradient = P_x(∇f)"}
+
+
+@pytest.mark.parametrize("case, expected", [
+    ("nan_cost", "the cost at x is nan"),
+    ("nan_gradient", "the gradient at x has non-finite entries"),
+    ("nan_along_curve", "not finite along the curve"),
+])
+def test_check_gradient_reports_non_finite_values(case, expected):
+    """NaN compares false with every bound: a NaN cost once read as 'exact to rounding'."""
+    manifold = Stiefel(5, 2)
+    x = manifold.random_point(rng=0)
+
+    def cost(y):
+        if case == "nan_cost":
+            return float("nan")
+        if case == "nan_along_curve" and np.linalg.norm(y - x) > 1e-3:
+            return float("nan")
+        return float(np.sum(y * y))
+
+    def gradient(y):
+        return np.full_like(y, np.nan) if case == "nan_gradient" else 2 * y
+
+    result = check_gradient(Problem(manifold, cost, euclidean_gradient=gradient), x=x, rng=1)
+    assert not result.passed and expected in result.message

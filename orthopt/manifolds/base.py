@@ -214,6 +214,7 @@ class Manifold:
         array, shape (..., n, p)
             The retracted point, same dtype and device as x.
         """
+        _check_same_shape(x, v, "the tangent vector v")
         return self._retract(x, v)
 
     def exp(self, x, v):  # pragma: no cover - abstract
@@ -238,11 +239,21 @@ class Manifold:
             xp = get_namespace(np.empty(0))
             dtype = getattr(np, default) if dtype is None else dtype
         if isinstance(dtype, str):
+            if not hasattr(xp, dtype):
+                raise ValueError(f"unknown dtype {dtype!r}; use one of "
+                                 f"{', '.join(_DTYPE_NAMES[self._field])}")
             dtype = getattr(xp, dtype)
+        if not any(dtype == supported for supported in
+                   (xp.float32, xp.float64, xp.complex64, xp.complex128)):
+            raise ValueError(f"dtype {getattr(dtype, '__name__', dtype)} is not supported "
+                             f"(LAPACK works in single and "
+                             f"double precision); use one of "
+                             f"{', '.join(_DTYPE_NAMES[self._field])}")
         if is_complex_dtype(xp, dtype) != self.is_complex:
             kind = "complex" if self.is_complex else "real"
             raise ValueError(
-                f"dtype {dtype} does not fit {self!r}, whose points are {kind}; "
+                f"dtype {getattr(dtype, '__name__', dtype)} does not fit {self!r}, whose points "
+                f"are {kind}; "
                 f"use one of {', '.join(_DTYPE_NAMES[self._field])}"
             )
         return xp, dtype
@@ -382,3 +393,13 @@ class Manifold:
         xp = get_namespace(x)
         u, _, vh = xp.linalg.svd(x, full_matrices=False)
         return u @ vh
+
+
+def _check_same_shape(x, v, what):
+    """A clear error instead of a broadcasting one when v's shape is not x's."""
+    if not (hasattr(x, "shape") and hasattr(v, "shape")):
+        return  # not arrays: the array library reports what is wrong
+    x_shape, v_shape = tuple(x.shape), tuple(v.shape)
+    if x_shape != v_shape:
+        raise ValueError(f"{what} has shape {v_shape} but the point x has shape {x_shape}; "
+                         f"tangent vectors are ambient matrices of x's shape")
