@@ -278,17 +278,22 @@ def test_manpg_weighted_penalty(pitprops, manpg_half):
         manpg(pitprops, R, 0.5, weights=np.ones((13, 2)))
 
 
-@pytest.mark.parametrize("alpha", [30.0, 1e3])
-def test_tangent_prox_leaves_the_all_zero_plateau(alpha):
+@pytest.mark.parametrize("seed", [5, 6, 7])
+@pytest.mark.parametrize("alpha", [30.0, 1e3, 1e4, 1e5])
+def test_tangent_prox_crosses_plateaus_at_large_alpha(alpha, seed):
     """With a large threshold every entry of Z(0) is thresholded to zero: ‖E‖ is flat
     there and Newton steps see no progress. The diagonal start puts each column on the
-    active side, and steps along the dual objective cross the plateaus that follow; the
-    subproblem is then solved (the KKT system holds). Before: 100 iterations, ‖E‖ = 1.04."""
-    rng = np.random.default_rng(5)
+    active side, and steps along the dual objective cross the plateaus and kinks that
+    follow; the subproblem is then solved (the KKT system holds). Before: 100
+    iterations and ‖E‖ = 1.04 (seed 5, α = 1e3), 0.21 (seed 6, α = 1e3)."""
+    rng = np.random.default_rng(seed)
     n, r, t = 6, 2, 0.25
     x, _ = np.linalg.qr(rng.standard_normal((n, r)))
     b = x - t * rng.standard_normal((n, r))
-    z, lam, iterations, residual = solve_tangent_prox(x, b, t, t * alpha, tol=1e-12)
-    assert residual <= 1e-12 and iterations <= 30, (iterations, residual)
-    assert np.linalg.norm((z - x).T @ x + x.T @ (z - x)) <= 1e-11
-    np.testing.assert_allclose(z, soft_threshold(b + 2 * t * x @ lam, t * alpha), atol=1e-10)
+    # the rounding error of E grows like eps·τ (Z = B + 2tXΛ − τ·sign cancels)
+    tol = 1e-12 * max(1.0, t * alpha)
+    z, lam, iterations, residual = solve_tangent_prox(x, b, t, t * alpha, tol=tol)
+    assert residual <= tol and iterations <= 40, (iterations, residual)
+    assert np.linalg.norm((z - x).T @ x + x.T @ (z - x)) <= 10 * tol
+    np.testing.assert_allclose(z, soft_threshold(b + 2 * t * x @ lam, t * alpha),
+                               atol=1e-12 * max(1.0, t * alpha))

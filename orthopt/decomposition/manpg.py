@@ -220,21 +220,33 @@ def solve_tangent_prox(x, b, t, tau, lam0=None, tol=None, max_iter=100):
             s /= 2
         if res_new**2 >= res**2 * (1 - 1e-3 * s):
             # ‖E‖ did not fall: a plateau, where the threshold zeroes whole parts of Z
-            # and ‖E‖ is flat (with a large α, Λ must travel ~α/2 across it). The dual
-            # objective φ (convex, ∇φ = E) is linear there and does fall along the
-            # regularized Newton direction (⟨E, d⟩ < 0): double the step while φ
-            # still falls almost linearly (90 % of the first-order decrease).
+            # and ‖E‖ is flat (with a large α, Λ must travel ~α/2 across it), or a kink
+            # of the active set. The dual objective φ (convex, ∇φ = E) falls along the
+            # regularized Newton direction (⟨E, d⟩ < 0): take the longest step (down to
+            # the same 1e-3) with sufficient decrease of φ, and on a plateau, where φ is
+            # linear, double the step while φ still falls almost linearly (90 % of the
+            # first-order decrease).
             slope = float(np.sum(to_numpy(e) * d))
             phi = _dual_objective(z, b, xlam, lam, tau, t)
             scale = 1.0
-            while slope < 0 and scale < 2.0**40:
+            while slope < 0 and scale >= 1e-3:  # no shorter than the ‖E‖ search
                 longer = xlam + scale * step_dir
                 z_long, e_long, res_long = _residual(x, longer, tau, ident)
-                if _dual_objective(z_long, b, longer, lam + scale * d, tau, t) > (
-                        phi + 0.9 * scale * slope):
+                phi_long = _dual_objective(z_long, b, longer, lam + scale * d, tau, t)
+                if phi_long <= phi + 1e-4 * scale * slope:
+                    s, trial, z_new, e_new, res_new = scale, longer, z_long, e_long, res_long
                     break
-                s, trial, z_new, e_new, res_new = scale, longer, z_long, e_long, res_long
-                scale *= 2
+                scale /= 2
+            if s == 1.0 and slope < 0:
+                scale = 2.0
+                while scale < 2.0**40:
+                    longer = xlam + scale * step_dir
+                    z_long, e_long, res_long = _residual(x, longer, tau, ident)
+                    if _dual_objective(z_long, b, longer, lam + scale * d, tau, t) > (
+                            phi + 0.9 * scale * slope):
+                        break
+                    s, trial, z_new, e_new, res_new = scale, longer, z_long, e_long, res_long
+                    scale *= 2
         lam = lam + s * d
         xlam, z, e, res = trial, z_new, e_new, res_new
     return z, lam, it, res
