@@ -114,6 +114,7 @@ def backtracking(problem, x, direction, slope, reference_cost, initial_step,
     # measured there is rounding, so the search gives up instead of accepting it
     shortest = finfo_eps(get_namespace(x), x.dtype) / max(
         math.sqrt(inner_float(manifold, x, direction, direction)), 1e-300)
+    k = 0
     for k in range(1, max_backtracks + 1):
         if alpha < shortest:
             break
