@@ -39,9 +39,10 @@ def plot_convergence(results, labels=None, quantity="grad_norm", optimum=None, a
 
     Parameters
     ----------
-    results : OptimizeResult or sequence of OptimizeResult
+    results : OptimizeResult, sequence of OptimizeResult, or dict
+        One run, several runs, or ``{label: run}`` (the keys label the legend).
     labels : sequence of str, optional
-        Legend entries (default "run 0", "run 1", ...).
+        Legend entries (default: the dict keys, or "run 0", "run 1", ...).
     quantity : {"grad_norm", "cost", "cost_gap"}
         What to plot against the iteration number; "cost_gap" plots
         :math:`|f(x_k) - f^*| / |f^*|` and needs ``optimum`` (one
@@ -55,6 +56,9 @@ def plot_convergence(results, labels=None, quantity="grad_norm", optimum=None, a
     """
     if hasattr(results, "history"):
         results = [results]
+    elif isinstance(results, dict):
+        labels = labels or [str(key) for key in results]
+        results = list(results.values())
     labels = labels or [f"run {i}" for i in range(len(results))]
     if quantity == "cost_gap":
         if optimum is None:
@@ -423,7 +427,7 @@ def plot_unit_circle(W, labels=None, ax=None):
     return ax
 
 
-def plot_loadings(components, feature_names, ax=None, title=None, vmax=None,
+def plot_loadings(components, feature_names=None, ax=None, title=None, vmax=None,
                   annotate=True, zero_tol=1e-8):
     r"""Heat map of PCA loadings: one row per component, one column per feature.
 
@@ -434,7 +438,9 @@ def plot_loadings(components, feature_names, ax=None, title=None, vmax=None,
     ----------
     components : array, shape (k, d)
         Loadings as rows (scikit-learn's ``components_``), real.
-    feature_names : sequence of str, length d
+    feature_names : sequence of str, length d, optional
+        Column labels (default "x0", "x1", ..., scikit-learn's names for unnamed
+        features).
     ax : matplotlib Axes, optional
     title : str, optional
     vmax : float, optional
@@ -451,6 +457,8 @@ def plot_loadings(components, feature_names, ax=None, title=None, vmax=None,
     comp = np.asarray(_np(components), dtype=float)
     if comp.ndim != 2:
         raise ValueError(f"components must be a (k, d) array, got shape {comp.shape}")
+    if feature_names is None:
+        feature_names = [f"x{j}" for j in range(comp.shape[1])]
     names = [str(f) for f in feature_names]
     if len(names) != comp.shape[1]:
         raise ValueError(f"{len(names)} feature names for {comp.shape[1]} features; "

@@ -78,3 +78,21 @@ def test_plot_loadings_masks_zeros_and_checks_names():
     assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b", "c"]
     with pytest.raises(ValueError, match="feature names"):
         viz.plot_loadings(comp, ["a", "b"])
+
+
+def test_plot_loadings_without_names_uses_sklearn_style_names():
+    ax = viz.plot_loadings(np.array([[0.8, 0.0, 0.6], [0.0, 1.0, 0.0]]))
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["x0", "x1", "x2"]
+
+
+def test_plot_convergence_takes_a_dict_of_labelled_runs():
+    import orthopt
+
+    a = np.diag(np.arange(1.0, 6.0))
+    runs = {method: orthopt.minimize(lambda x: np.sum(x * (a @ x)), np.eye(5, 2), method=method,
+                                     jac=lambda x: 2 * a @ x)
+            for method in ("rgd", "cg")}
+    ax = viz.plot_convergence(runs)
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["rgd", "cg"]
+    assert [len(line.get_xdata()) for line in ax.get_lines()] == [
+        len(run.history["cost"]) for run in runs.values()]
