@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 __all__ = ["main"]
@@ -35,6 +36,13 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.command == "demo":
         from .demo import run_demo
+
+        if args.plot is not None:
+            # before the solves, not after them: a bad path should cost nothing
+            folder = os.path.dirname(os.path.abspath(args.plot))
+            if not os.path.isdir(folder):
+                parser.error(f"cannot save the figure to {args.plot!r}: the folder {folder!r} "
+                             "does not exist (create it, or pick another --plot path)")
 
         rows = run_demo(seed=args.seed, plot=args.plot, verbose=args.verbose)
         worst = max(r["relative_error"] for r in rows)

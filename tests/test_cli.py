@@ -38,3 +38,16 @@ def test_cli_demo_exit_code(capsys):
 def test_cli_requires_a_command():
     with pytest.raises(SystemExit):
         main([])
+
+
+def test_cli_demo_plot_into_a_missing_folder_fails_before_solving(tmp_path, capsys, monkeypatch):
+    import orthopt.demo
+
+    def must_not_run(**kwargs):  # pragma: no cover - the failure mode under test
+        raise AssertionError("the demo ran before the --plot path was checked")
+
+    monkeypatch.setattr(orthopt.demo, "run_demo", must_not_run)
+    with pytest.raises(SystemExit) as info:
+        main(["demo", "--plot", str(tmp_path / "missing" / "x.png")])
+    assert info.value.code == 2
+    assert "does not exist" in capsys.readouterr().err
