@@ -130,7 +130,8 @@ def _dual_objective(z, b, xlam, lam, tau, t):
     Z = prox_τ(B + 2tXΛ); ``xlam`` is B + 2tXΛ, so ⟨XΛ, Z⟩ = ⟨xlam − B, Z⟩/(2t).
     """
     xp = get_namespace(z)
-    value = (xp.sum((z - b) ** 2) + 2 * xp.sum(tau * xp.abs(z)) - 2 * xp.sum((xlam - b) * z)) / (2 * t)
+    value = (xp.sum((z - b) ** 2) + 2 * xp.sum(tau * xp.abs(z))
+             - 2 * xp.sum((xlam - b) * z)) / (2 * t)
     return -(to_float(value) + 2 * float(np.trace(lam)))
 
 
@@ -187,7 +188,8 @@ def solve_tangent_prox(x, b, t, tau, lam0=None, tol=None, max_iter=100):
     if np.any(empty):
         x_host, b_host = to_numpy(x), to_numpy(b)
         tau_col = np.max(np.broadcast_to(to_numpy(tau), (n, r)), axis=0)
-        reach = (tau_col + np.max(np.abs(b_host), axis=0)) / (2 * t * np.max(np.abs(x_host), axis=0))
+        reach = ((tau_col + np.max(np.abs(b_host), axis=0))
+                 / (2 * t * np.max(np.abs(x_host), axis=0)))
         for j in np.flatnonzero(empty):
             lam[j, j] = max(lam[j, j], 1.01 * reach[j])
         xlam = b + (2 * t) * (x @ asarray_like(lam, like=x))
@@ -228,24 +230,28 @@ def solve_tangent_prox(x, b, t, tau, lam0=None, tol=None, max_iter=100):
             # first-order decrease).
             slope = float(np.sum(to_numpy(e) * d))
             phi = _dual_objective(z, b, xlam, lam, tau, t)
+
+            def along(scale):
+                """(φ, point, Z, E, ‖E‖) at Λ + scale·d."""
+                point = xlam + scale * step_dir
+                z_s, e_s, res_s = _residual(x, point, tau, ident)
+                phi_s = _dual_objective(z_s, b, point, lam + scale * d, tau, t)
+                return phi_s, point, z_s, e_s, res_s
+
             scale = 1.0
             while slope < 0 and scale >= 1e-3:  # no shorter than the ‖E‖ search
-                longer = xlam + scale * step_dir
-                z_long, e_long, res_long = _residual(x, longer, tau, ident)
-                phi_long = _dual_objective(z_long, b, longer, lam + scale * d, tau, t)
-                if phi_long <= phi + 1e-4 * scale * slope:
-                    s, trial, z_new, e_new, res_new = scale, longer, z_long, e_long, res_long
+                phi_s, *state = along(scale)
+                if phi_s <= phi + 1e-4 * scale * slope:
+                    s, (trial, z_new, e_new, res_new) = scale, state
                     break
                 scale /= 2
-            if s == 1.0 and slope < 0:
+            if s == 1.0 and slope < 0:  # φ took the full step: perhaps a plateau
                 scale = 2.0
                 while scale < 2.0**40:
-                    longer = xlam + scale * step_dir
-                    z_long, e_long, res_long = _residual(x, longer, tau, ident)
-                    if _dual_objective(z_long, b, longer, lam + scale * d, tau, t) > (
-                            phi + 0.9 * scale * slope):
+                    phi_s, *state = along(scale)
+                    if phi_s > phi + 0.9 * scale * slope:
                         break
-                    s, trial, z_new, e_new, res_new = scale, longer, z_long, e_long, res_long
+                    s, (trial, z_new, e_new, res_new) = scale, state
                     scale *= 2
         lam = lam + s * d
         xlam, z, e, res = trial, z_new, e_new, res_new
