@@ -531,7 +531,7 @@ class ProjUNN(Solver):
     def _start(self, problem, x, cost, grad):
         self._check_manifold(problem.manifold)
         return {"rng": default_rng(getattr(self, "_rng", None)), "lr": None,
-                "egrad": problem.euclidean_gradient(x), "steps": 0}
+                "egrad": problem.euclidean_gradient(x), "step": 0}
 
     def _iterate(self, problem, x, cost, grad, state):
         manifold = problem.manifold
@@ -556,7 +556,7 @@ class ProjUNN(Solver):
                 lr *= self.contraction
                 continue
             x_new = self._project(x, lr * a, b)
-            if self._restore_due(x_new, state["steps"] + 1):
+            if self._restore_due(x_new, state["step"] + 1):
                 x_new = newton_schulz_step(x_new)
             cost_new, egrad_new = problem.cost_and_euclidean_gradient(x_new)
             new = to_float(cost_new)
@@ -576,7 +576,7 @@ class ProjUNN(Solver):
             return Step(x, cost, grad, 0.0, status="nonfinite")
         state["lr"] = lr
         state["egrad"] = egrad_new
-        state["steps"] += 1
+        state["step"] += 1
         grad_new = manifold.euclidean_to_riemannian_gradient(x_new, egrad_new)
         step_size = lr * to_float(manifold.norm(x, step_matrix))
         return Step(x_new, cost_new, grad_new, step_size)
