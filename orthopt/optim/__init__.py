@@ -2,25 +2,38 @@
 
 Deterministic solvers (``.run(problem, x0)``): :class:`RiemannianGradientDescent`,
 :class:`RiemannianConjugateGradient`, :class:`GivensCoordinateDescent`,
-:class:`ProjUNN`. Stochastic steppers for training loops (``.step(x, egrad,
-state)``, which every solver also has): :class:`RiemannianSGD`,
-:class:`RiemannianRMSprop`. SciPy-shaped entry point: :func:`minimize`.
+:class:`ProjUNN`. Stochastic steppers for training loops (``.init_state(x)``,
+``.step(x, egrad, state)``): :class:`RiemannianSGD`, :class:`RiemannianRMSprop`.
+Stopping criteria (:mod:`~orthopt.optim.stopping`) and step-size rules
+(:mod:`~orthopt.optim.step_size`) are objects handed to the solvers.
+SciPy-shaped entry point: :func:`minimize`.
 """
 from .cg import RiemannianConjugateGradient
 from .coordinate import GivensCoordinateDescent
-from .line_search import backtracking, strong_wolfe
 from .minimize import METHODS, infer_manifold, minimize
-from .problem import Problem
+from .problem import Evaluation, Problem
 from .projunn import ProjUNN
 from .result import OptimizeResult
 from .rgd import RiemannianGradientDescent
-from .solver import Solver, Step, inner_float
+from .solver import Solver, SolverState, Step, inner_float
+from .step_size import Armijo, Fixed, NonmonotoneBB, StepSizeRule, StrongWolfe
 from .stochastic import RiemannianRMSprop, RiemannianSGD
+from .stopping import (
+    CostChange,
+    GradientNorm,
+    MaxEvaluations,
+    MaxIterations,
+    MaxTime,
+    StepSize,
+    StoppingCriterion,
+)
 
 __all__ = [
     "Problem",
+    "Evaluation",
     "OptimizeResult",
     "Solver",
+    "SolverState",
     "Step",
     "RiemannianGradientDescent",
     "RiemannianConjugateGradient",
@@ -28,8 +41,18 @@ __all__ = [
     "ProjUNN",
     "RiemannianSGD",
     "RiemannianRMSprop",
-    "backtracking",
-    "strong_wolfe",
+    "StoppingCriterion",
+    "MaxIterations",
+    "MaxTime",
+    "MaxEvaluations",
+    "GradientNorm",
+    "StepSize",
+    "CostChange",
+    "StepSizeRule",
+    "Fixed",
+    "Armijo",
+    "NonmonotoneBB",
+    "StrongWolfe",
     "inner_float",
     "minimize",
     "infer_manifold",

@@ -7,7 +7,8 @@ import numpy as np
 __all__ = ["OptimizeResult", "SUCCESS_STATUSES", "STATUS_MESSAGES"]
 
 #: statuses that mean "converged by one of the tolerance rules"
-SUCCESS_STATUSES = frozenset({"gradient_tolerance", "cost_tolerance", "step_tolerance"})
+SUCCESS_STATUSES = frozenset({"gradient_tolerance", "cost_tolerance", "step_tolerance",
+                              "precision_limit"})
 
 STATUS_MESSAGES = {
     "gradient_tolerance": "Riemannian gradient norm below tolerance",
@@ -15,6 +16,9 @@ STATUS_MESSAGES = {
     "step_tolerance": "step size below tolerance",
     "max_iterations": "maximum number of iterations reached",
     "max_time": "maximum time reached",
+    "max_evaluations": "maximum number of cost evaluations reached",
+    "precision_limit": "the cost no longer resolves the decrease the steps aim for (below "
+                       "100·eps·|f|): the point is stationary to working precision",
     "nonfinite": "non-finite cost or gradient; returning the last finite iterate",
     "callback": "the callback asked to stop",
     "interrupted": "interrupted (KeyboardInterrupt); returning the last iterate",
@@ -38,8 +42,8 @@ class OptimizeResult(dict):
         Riemannian gradient norm at ``x``.
     nit : int
         Number of iterations.
-    nfev, ngev : int
-        Number of cost and gradient evaluations.
+    nfev, ngev, nhev : int
+        Number of cost, gradient and Hessian-vector evaluations.
     time : float
         Wall time in seconds.
     status : str
@@ -47,7 +51,11 @@ class OptimizeResult(dict):
     message : str
         The status in words.
     success : bool
-        True when a tolerance rule stopped the run.
+        True when a convergence test stopped the run.
+    stopping : StoppingCriterion or None
+        The criterion that fired (None when the loop stopped by itself: a
+        non-finite value, the callback, a failed line search, the precision
+        limit).
     history : dict of numpy.ndarray
         Per-iteration ``cost``, ``grad_norm``, ``step_size`` and ``time``
         (entry 0 is the starting point).

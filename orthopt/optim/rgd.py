@@ -1,16 +1,16 @@
 r"""Riemannian gradient descent: x_{k+1} = R_{x_k}(−α_k grad f(x_k)).
 
-Step-size rules
----------------
-``"fixed"``
-    α_k = step_size. The stochastic-training rule; needs a step the user
+Step-size rules (:mod:`orthopt.optim.step_size`)
+------------------------------------------------
+``"fixed"`` / ``Fixed(lr)``
+    α_k = lr. The stochastic-training rule; needs a step the user
     tuned (too large diverges, too small crawls).
-``"armijo"``
+``"armijo"`` / ``Armijo()``
     Backtracking from a growing initial guess (twice the last accepted step)
     until the Armijo condition f(x_{k+1}) ≤ f(x_k) − c α_k ‖grad f(x_k)‖².
     Globally convergent to critical points (Absil, Mahony & Sepulchre 2008,
     Thm 4.3.1).
-``"bb"``
+``"bb"`` / ``NonmonotoneBB()``
     Barzilai–Borwein steps with the Zhang–Hager nonmonotone line search, as in
     Wen & Yin (2013): with s = x_k − x_{k−1} and y = grad f(x_k) − grad f(x_{k−1})
     (differences of ambient matrices), alternate
@@ -28,13 +28,49 @@ Optim. 14(4). Wen & Yin (2013), Math. Program. 142.
 
 from __future__ import annotations
 
-import math
+from dataclasses import dataclass
 
-from ..backend import to_float
-from .line_search import backtracking
-from .solver import Solver, Step, inner_float
+from .solver import Solver, SolverState, Step
+from .step_size import Armijo, Fixed, NonmonotoneBB, StepSizeRule
 
 __all__ = ["RiemannianGradientDescent"]
+
+#: the rule names ``step_size`` (and its alias ``step``) accepts
+STEP_RULES = {"armijo": Armijo, "bb": NonmonotoneBB, "fixed": Fixed}
+
+
+def make_step_rule(step_size, lr, default="armijo"):
+    """The step-size rule of a solver from a rule, a rule name, or a learning rate.
+
+    ``lr`` alone means ``Fixed(lr)``; with a searching rule, ``lr`` is the
+    first trial step.
+    """
+    if isinstance(step_size, StepSizeRule):
+        return step_size
+    if step_size is None:
+        step_size = "fixed" if lr is not None else default
+    if isinstance(step_size, (int, float)) and not isinstance(step_size, bool):
+        raise TypeError(
+            f"step_size is a step-size rule, got the number {step_size!r}; for a fixed step "
+            f"pass lr={step_size!r} (or step_size=Fixed({step_size!r}))"
+        )
+    if step_size not in STEP_RULES:
+        raise ValueError(
+            f"unknown step rule {step_size!r}; valid: {', '.join(repr(s) for s in STEP_RULES)} "
+            f"or a rule object (Fixed(lr), Armijo(), NonmonotoneBB(), StrongWolfe())"
+        )
+    if step_size == "fixed":
+        if lr is None:
+            raise ValueError("step_size='fixed' needs a learning rate: pass lr=... (e.g. lr=1e-2)")
+        return Fixed(lr)
+    return STEP_RULES[step_size](initial_step=lr)
+
+
+@dataclass
+class GradientDescentState(SolverState):
+    """State of :class:`RiemannianGradientDescent`: the step rule's memory."""
+
+    step_memory: object = None
 
 
 class RiemannianGradientDescent(Solver):
@@ -42,20 +78,17 @@ class RiemannianGradientDescent(Solver):
 
     Parameters
     ----------
-    step : {"armijo", "bb", "fixed"}, default "armijo"
-        The step-size rule (see the module docstring).
-    step_size : float, optional
-        The step for ``step="fixed"`` (required there); the first trial step
-        for the others (default 1/‖grad f(x₀)‖, a step of unit length); the
-        learning rate of :meth:`step` (required there).
-    sufficient_decrease : float, default 1e-4
-        Armijo constant c.
-    contraction : float, default 0.5
-        Backtracking factor.
-    nonmonotone_weight : float, default 0.85
-        η of the Zhang–Hager average (0 gives the monotone Armijo rule).
-    **stopping
-        Stopping rules and ``verbose``, see :class:`~orthopt.optim.solver.Solver`.
+    step_size : StepSizeRule or {"armijo", "bb", "fixed"}, default "armijo"
+        The step-size rule (see the module docstring); ``"fixed"`` needs ``lr``.
+    lr : float, optional
+        The learning rate: the step of ``Fixed`` and of :meth:`step`, or the
+        first trial step of a searching rule (default 1/‖grad f(x₀)‖, a step
+        of unit length).
+    step : {"armijo", "bb", "fixed"}, optional
+        The same as ``step_size`` (the first version's name).
+    **options
+        Stopping rules, ``verbose``, ``manifold``, ``blas_threads``, see
+        :class:`~orthopt.optim.solver.Solver`.
 
     Examples
     --------
@@ -65,95 +98,39 @@ class RiemannianGradientDescent(Solver):
     >>> A = np.diag(np.arange(1.0, 11.0))
     >>> problem = Problem(Stiefel(10, 3), lambda x: -np.trace(x.T @ A @ x),
     ...                   euclidean_gradient=lambda x: -2 * A @ x)
-    >>> res = RiemannianGradientDescent(step="bb").run(problem, rng=0)
+    >>> res = RiemannianGradientDescent(step_size="bb").run(problem, rng=0)
     >>> round(res.fun, 6)
     -27.0
     """
 
-    STEPS = ("armijo", "bb", "fixed")
+    def __init__(self, step_size=None, lr=None, step=None, **options):
+        super().__init__(**options)
+        if step is not None:
+            if step_size is not None:
+                raise TypeError("pass step_size=... or its old name step=..., not both")
+            step_size = step
+        if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float))
+                               or not lr > 0):
+            raise ValueError(f"lr must be a positive number, got {lr!r}")
+        self.lr = None if lr is None else float(lr)
+        self.step_rule = make_step_rule(step_size, self.lr)
 
-    def __init__(self, step="armijo", step_size=None, sufficient_decrease=1e-4,
-                 contraction=0.5, nonmonotone_weight=0.85, **stopping):
-        super().__init__(**stopping)
-        if step not in self.STEPS:
-            raise ValueError(
-                f"unknown step rule {step!r}; valid: {', '.join(repr(s) for s in self.STEPS)}"
-            )
-        if step == "fixed" and step_size is None:
-            raise ValueError("step='fixed' needs a step_size (e.g. step_size=1e-2)")
-        if step_size is not None and not step_size > 0:
-            raise ValueError(f"step_size must be positive, got {step_size}")
-        if not 0 < contraction < 1:
-            raise ValueError(f"contraction must be in (0, 1), got {contraction}")
-        if not 0 < sufficient_decrease < 1:
-            raise ValueError(f"sufficient_decrease must be in (0, 1), got {sufficient_decrease}")
-        self.step_rule = step
-        self.step_size = step_size
-        self.sufficient_decrease = sufficient_decrease
-        self.contraction = contraction
-        self.nonmonotone_weight = nonmonotone_weight
+    def _start(self, problem, current, rng):
+        return GradientDescentState(rng=rng, step_memory=self.step_rule.start())
 
-    def _start(self, problem, x, cost, grad):
-        return {"alpha": None, "previous": None, "reference": to_float(cost), "weight": 1.0,
-                "k": 0}
-
-    def _iterate(self, problem, x, cost, grad, state):
-        manifold = problem.manifold
-        grad_norm2 = inner_float(manifold, x, grad, grad)
-        grad_norm = math.sqrt(grad_norm2)
-        if self.step_rule == "fixed":
-            alpha = self.step_size
-            x_new = manifold.retraction(x, -alpha * grad)
-            cost_new, grad_new = problem.cost_and_riemannian_gradient(x_new)
-            return Step(x_new, cost_new, grad_new, alpha * grad_norm)
-
-        alpha0 = self._initial_step(manifold, x, grad, grad_norm, state)
-        reference = state["reference"] if self.step_rule == "bb" else to_float(cost)
-        # BB trial steps are accepted at once most of the time, so evaluate the
-        # gradient together with the cost at each trial and never twice.
-        search = backtracking(problem, x, -grad, -grad_norm2, reference, alpha0,
-                              self.sufficient_decrease, self.contraction,
-                              gradient=self.step_rule == "bb")
-        if search.status is not None:
-            return Step(x, cost, grad, 0.0, status=search.status)
-        if search.grad is not None:
-            cost_new, grad_new = search.cost, search.grad
-        else:
-            cost_new, grad_new = problem.cost_and_riemannian_gradient(search.x)
-        state["alpha"] = search.step
-        state["previous"] = (x, grad)
-        state["k"] += 1
-        if self.step_rule == "bb":
-            eta, q = self.nonmonotone_weight, state["weight"]
-            q_new = eta * q + 1.0
-            state["reference"] = (eta * q * state["reference"] + to_float(cost_new)) / q_new
-            state["weight"] = q_new
-        return Step(search.x, cost_new, grad_new, search.step * grad_norm)
+    def _iterate(self, problem, current, state):
+        grad = current.gradient
+        grad_norm = current.grad_norm
+        slope = -grad_norm ** 2
+        search = self.step_rule.search(problem, current, -grad, slope, state.step_memory)
+        return Step.from_search(current, search, grad_norm, slope)
 
     def _step(self, manifold, x, euclidean_gradient, state):
-        """Stochastic update x ← R_x(−lr·P_x(g)) with lr = ``step_size``."""
-        if self.step_size is None:
+        """Stochastic update x ← R_x(−lr·P_x(g))."""
+        if self.lr is None:
             raise ValueError(
                 "RiemannianGradientDescent.step needs a learning rate: construct it with "
-                "step_size=... (e.g. RiemannianGradientDescent(step='fixed', step_size=1e-2))"
+                "lr=... (e.g. RiemannianGradientDescent(lr=1e-2))"
             )
         grad = manifold.euclidean_to_riemannian_gradient(x, euclidean_gradient)
-        state["iteration"] = state.get("iteration", 0) + 1
-        return manifold.retraction(x, -self.step_size * grad), state
-
-    def _initial_step(self, manifold, x, grad, grad_norm, state):
-        if state["alpha"] is None:
-            return self.step_size if self.step_size is not None else 1.0 / max(grad_norm, 1e-300)
-        if self.step_rule == "armijo":
-            return 2.0 * state["alpha"]
-        x_prev, grad_prev = state["previous"]
-        s = x - x_prev
-        y = grad - grad_prev
-        sy = abs(inner_float(manifold, x, s, y))
-        if sy == 0.0:
-            return 2.0 * state["alpha"]
-        if state["k"] % 2:
-            alpha = inner_float(manifold, x, s, s) / sy
-        else:
-            alpha = sy / inner_float(manifold, x, y, y)
-        return min(max(alpha, 1e-20), 1e20)
+        return manifold.retraction(x, -self.lr * grad), state

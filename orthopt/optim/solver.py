@@ -1,38 +1,49 @@
 """The iteration loop every deterministic solver shares.
 
+The loop is small; everything that varies is an object handed to it (the
+shape of Manopt.jl's ``initialize_solver!`` / ``step_solver!`` /
+``stop_solver!``)::
+
+    solver = RiemannianConjugateGradient(
+        step_size=StrongWolfe(),
+        stopping=MaxIterations(1000) | GradientNorm(1e-6) | StepSize(1e-12),
+    )
+    res = solver.run(problem, x0, rng=0)
+
 A solver subclass implements two hooks:
 
-``_start(problem, x, cost, grad)`` → state
-    Anything the method carries between iterations (previous step, memory).
-``_iterate(problem, x, cost, grad, state)`` → :class:`Step`
-    One iteration: the new point, its cost and Riemannian gradient, and the
-    length of the step taken.
+``_start(problem, current, rng)`` → state
+    A dataclass of everything the method carries between iterations
+    (previous direction, step-size memory, random generator). ``current``
+    is the :class:`~orthopt.optim.problem.Evaluation` at x₀.
+``_iterate(problem, current, state)`` → :class:`Step`
+    One iteration from the evaluation ``current``: the evaluation at the new
+    point, the length of the step, whether it was accepted.
 
-The loop around them (in :meth:`Solver.run`) validates the start point,
-applies the stopping rules, records the history, calls the user's callback,
-shows a progress bar, and guarantees that whatever happens — a non-finite
-cost, a failed line search, Ctrl-C — the result holds the last good iterate
-and a status that says why the run stopped.
+:meth:`Solver.run` validates x₀, asks the stopping criterion after every
+iteration (:mod:`orthopt.optim.stopping`), keeps the iterates on the manifold
+(:mod:`orthopt.optim.feasibility`), records the history, calls the user's
+callback, shows a progress bar, and guarantees that whatever happens — a
+non-finite cost, a failed line search, Ctrl-C — the result holds the last
+good iterate and a status that says why the run stopped. The random
+generator lives in the state, never on the solver, so one solver object can
+run several problems at once.
 
 Stochastic steps (training loops)
 ---------------------------------
-Every solver also offers :meth:`Solver.step`, one update from a Euclidean
-gradient the caller computed (typically on a minibatch)::
+Every solver with a learning rate also offers :meth:`Solver.step`, one
+update from a Euclidean gradient the caller computed (on a minibatch)::
 
-    solver = RiemannianGradientDescent(step="fixed", step_size=1e-2)
-    state = None
+    solver = RiemannianSGD(lr=1e-2)
+    state = solver.init_state(w, rng=0)
     for batch in batches:
         g = euclidean_gradient(w, batch)          # ∂loss/∂w, shape of w
         w, state = solver.step(w, g, state)       # stays on the manifold
 
-A subclass implements one hook, ``_step(manifold, x, euclidean_gradient,
-state) -> (x_new, state)``, where ``state`` is a dict that starts empty
-(``{}``) on the first call and is handed back unchanged in structure on the
-next (momentum buffers, running averages, step counters). The manifold is
-the one given to the constructor (``manifold=``) or, when None, inferred
-once from the first x by :func:`orthopt.optim.minimize.infer_manifold` and
-cached (inference computes a determinant for square matrices, which a
-training loop should not pay every step).
+A subclass implements ``_init_state(manifold, x, rng)`` (a dataclass) and
+``_step(manifold, x, euclidean_gradient, state) -> (x_new, state)``. The
+manifold is the constructor's (``manifold=``) or inferred once from the
+first x by :func:`orthopt.optim.minimize.infer_manifold` and cached.
 """
 
 from __future__ import annotations
@@ -43,13 +54,23 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..backend import finfo_eps, get_namespace, to_float
+from ..backend import default_rng, finfo_eps, get_namespace, to_float
 from ..manifolds.base import Manifold
+from .feasibility import FeasibilityGuard
+from .problem import Evaluation, Problem
 from .result import STATUS_MESSAGES, SUCCESS_STATUSES, OptimizeResult, make_history
+from .step_size import StepSizeRule, rounding_level
+from .stopping import Progress, StoppingCriterion, criterion_from_options
 
-__all__ = ["Solver", "Step", "inner_float"]
+__all__ = ["Solver", "Step", "SolverState", "inner_float"]
 
 _EMBEDDED_INNER_PRODUCT = Manifold.inner_product
+
+#: consecutive accepted steps whose predicted decrease is below the rounding level
+#: of the cost, without the gradient norm halving, before the loop stops with
+#: "precision_limit" (methods that follow the gradient, such as Barzilai–Borwein
+#: steps, still converge below the cost's resolution: the gradient decides)
+PRECISION_LIMIT_STEPS = 50
 
 
 def inner_float(manifold, x, u, v):
@@ -70,53 +91,86 @@ def inner_float(manifold, x, u, v):
 
 
 @dataclass
+class SolverState:
+    """Base of the per-run state dataclasses of the solvers.
+
+    Attributes
+    ----------
+    rng : numpy.random.Generator or None
+        The run's random generator (randomized methods draw from it).
+    """
+
+    rng: object = None
+
+
+@dataclass
 class Step:
     """Outcome of one iteration.
 
     Attributes
     ----------
-    x : array
-        New iterate (ignored when ``status`` is set and no progress was made).
-    cost : float
-        Cost at ``x``.
-    grad : array
-        Riemannian gradient at ``x``.
+    evaluation : Evaluation
+        The problem at the new iterate (the current one when the step was
+        rejected or the iteration failed).
     step_size : float
-        Length of the step ‖R_x⁻¹(x_new)‖ or its stand-in α‖d‖.
+        Length of the step ‖R_x⁻¹(x_new)‖ or its stand-in t‖d‖; 0 when rejected.
+    accepted : bool, default True
+        False for a step the method tried and declined (a trust-region step
+        with poor agreement): the iterate stays and no step criterion fires.
     status : str or None
-        Set when the iteration could not make progress ("line_search_failed",
-        "nonfinite"); then ``x`` is the previous iterate.
+        Set when the iteration could not go on ("line_search_failed",
+        "precision_limit", "nonfinite"); ``evaluation`` is then the current one.
+    predicted_decrease : float or None
+        The first-order decrease the step was taken for, −t·φ'(0); the loop
+        stops with "precision_limit" when it stays below the rounding level of
+        the cost for several steps in a row. None where it does not apply.
     extra : dict
         Method-specific values (ignored by the loop).
-    grad_norm : float or None
-        ‖grad‖ at ``x`` when the solver already computed it (saves the loop
-        one reduction and host sync per iteration); None: the loop computes it.
     """
 
-    x: object
-    cost: float
-    grad: object
+    evaluation: Evaluation
     step_size: float
+    accepted: bool = True
     status: str | None = None
+    predicted_decrease: float | None = None
     extra: dict = field(default_factory=dict)
-    grad_norm: float | None = None
+
+    @classmethod
+    def failed(cls, current, status):
+        """The iteration could not make progress; the iterate stays ``current``."""
+        return cls(current, 0.0, accepted=False, status=status)
+
+    @classmethod
+    def from_search(cls, current, search, direction_norm, slope):
+        """The step of a line search (a failure becomes the matching status)."""
+        if search.status is not None:
+            status = "precision_limit" if search.at_precision_limit else search.status
+            return cls.failed(current, status)
+        return cls(search.evaluation, search.step * direction_norm,
+                   predicted_decrease=-search.step * slope)
 
 
 class Solver:
-    """Base class of the deterministic solvers.
+    """Base class of the solvers.
 
     Parameters
     ----------
-    max_iterations : int, default 1000
+    stopping : StoppingCriterion, optional
+        When to stop, e.g. ``MaxIterations(500) | GradientNorm(1e-8)``. Default:
+        the criterion built from the keyword options below. Give either
+        ``stopping`` or those options, not both.
+    max_iterations : int, default: the method's own budget (1000 for gradient methods)
     max_time : float, default inf
         Seconds of wall time.
+    max_evaluations : int, optional
+        Cost evaluations.
     gradient_tolerance : float, default 1e-6
         Stop when ‖grad f(x)‖ ≤ gradient_tolerance.
     relative_gradient_tolerance : float, default 0
         Stop when ‖grad f(x)‖ ≤ relative_gradient_tolerance · ‖grad f(x₀)‖.
     step_tolerance : float, default 1e-12
-        Stop when the step length falls below this, or below eps of x's dtype
-        (a shorter step does not change x in that precision).
+        Stop when an accepted step is shorter than this, or than eps of x's
+        dtype (a shorter step does not change x in that precision).
     cost_tolerance : float, default 0
         Stop when |f_k − f_{k−1}| ≤ cost_tolerance · max(1, |f_k|).
     verbose : bool, default False
@@ -125,53 +179,114 @@ class Solver:
         The manifold of :meth:`step` (stochastic updates). :meth:`run` always
         uses ``problem.manifold``. Default: inferred from the first point
         passed to :meth:`step`.
+    blas_threads : int, optional
+        Limit BLAS to this many threads during :meth:`run` (threadpoolctl, as
+        scikit-learn does inside its estimators). Default None: leave BLAS as
+        it is.
+
+    Notes
+    -----
+    Besides the criterion, the loop stops by itself on a non-finite cost or
+    gradient ("nonfinite", returning the last finite iterate), a callback
+    that returns True ("callback"), Ctrl-C ("interrupted"), a failed line
+    search ("line_search_failed"), and when the cost can no longer resolve
+    the decrease the steps aim for ("precision_limit", a convergence: the
+    point is stationary to working precision).
     """
 
-    def __init__(self, max_iterations=1000, max_time=math.inf, gradient_tolerance=1e-6,
-                 relative_gradient_tolerance=0.0, step_tolerance=1e-12, cost_tolerance=0.0,
-                 verbose=False, manifold=None):
-        if max_iterations < 0:
-            raise ValueError(f"max_iterations must be ≥ 0, got {max_iterations}")
-        if not max_time > 0:
-            raise ValueError(f"max_time must be positive (seconds), got {max_time}")
-        for name, value in (("gradient_tolerance", gradient_tolerance),
-                            ("relative_gradient_tolerance", relative_gradient_tolerance),
-                            ("step_tolerance", step_tolerance),
-                            ("cost_tolerance", cost_tolerance)):
-            if not value >= 0:
-                raise ValueError(f"{name} must be ≥ 0, got {value}")
-        if manifold is not None:
-            if not isinstance(manifold, Manifold):
+    #: the iteration budget when ``max_iterations`` is not given
+    default_max_iterations = 1000
+
+    def __init__(self, stopping=None, *, max_iterations=None, max_time=None,
+                 max_evaluations=None, gradient_tolerance=None, relative_gradient_tolerance=None,
+                 step_tolerance=None, cost_tolerance=None, verbose=False, manifold=None,
+                 blas_threads=None):
+        options = {name: value for name, value in (
+            ("max_iterations", max_iterations), ("max_time", max_time),
+            ("max_evaluations", max_evaluations), ("gradient_tolerance", gradient_tolerance),
+            ("relative_gradient_tolerance", relative_gradient_tolerance),
+            ("step_tolerance", step_tolerance), ("cost_tolerance", cost_tolerance))
+            if value is not None}
+        if stopping is not None:
+            if not isinstance(stopping, StoppingCriterion):
                 raise TypeError(
-                    f"manifold must be an orthopt manifold (Stiefel, SpecialOrthogonal, "
-                    f"Unitary), got {type(manifold).__name__}"
+                    f"stopping must be a stopping criterion such as MaxIterations(500) | "
+                    f"GradientNorm(1e-8) (from orthopt.optim), got {type(stopping).__name__}"
                 )
+            if options:
+                raise TypeError(
+                    f"pass either stopping=... or the options {', '.join(sorted(options))}, "
+                    f"not both (add them to the criterion, e.g. stopping | MaxIterations(500))"
+                )
+        if manifold is not None and not isinstance(manifold, Manifold):
+            raise TypeError(
+                f"manifold must be an orthopt manifold (Stiefel, SpecialOrthogonal, "
+                f"Unitary), got {type(manifold).__name__}"
+            )
+        if blas_threads is not None and (isinstance(blas_threads, bool) or not isinstance(
+                blas_threads, (int, np.integer)) or blas_threads < 1):
+            raise ValueError(f"blas_threads must be a positive integer or None, "
+                             f"got {blas_threads!r}")
+        self._stopping = stopping
+        self._options = options
+        # built now so that bad options fail at construction
+        self.stopping = stopping if stopping is not None else self._criterion_from_options()
         self.manifold = manifold
         self._inferred_manifold = None
-        self.max_iterations = int(max_iterations)
-        self.max_time = float(max_time)
-        self.gradient_tolerance = float(gradient_tolerance)
-        self.relative_gradient_tolerance = float(relative_gradient_tolerance)
-        self.step_tolerance = float(step_tolerance)
-        self.cost_tolerance = float(cost_tolerance)
         self.verbose = bool(verbose)
+        self.blas_threads = None if blas_threads is None else int(blas_threads)
+
+    def _criterion_from_options(self, manifold=None):
+        options = dict(self._options)
+        options.setdefault("max_iterations", self._budget(manifold))
+        return criterion_from_options(**options)
+
+    def _budget(self, manifold):
+        """The default iteration budget (coordinate and rank-k methods count in sweeps)."""
+        return self.default_max_iterations
+
+    @property
+    def max_iterations(self):
+        """The iteration budget of the keyword options (None when ``stopping`` was given)."""
+        return None if self._stopping is not None else self._options.get(
+            "max_iterations", self.default_max_iterations)
 
     # -- hooks -----------------------------------------------------------------
 
-    def _start(self, problem, x, cost, grad):
-        return {}
+    def _start(self, problem, current, rng):
+        return SolverState(rng=rng)
 
-    def _iterate(self, problem, x, cost, grad, state):  # pragma: no cover - abstract
+    def _iterate(self, problem, current, state):  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def _init_state(self, manifold, x, rng):
+        return SolverState(rng=rng)
 
     def _step(self, manifold, x, euclidean_gradient, state):
         """One stochastic update; see :meth:`step`. Subclasses override this."""
         raise NotImplementedError(
             f"{type(self).__name__} has no stochastic step; use RiemannianSGD, "
-            f"RiemannianRMSprop or RiemannianGradientDescent(step='fixed', step_size=...)"
+            f"RiemannianRMSprop or RiemannianGradientDescent(step_size=Fixed(lr))"
         )
 
     # -- stochastic interface ----------------------------------------------------
+
+    def init_state(self, x, rng=None):
+        """The state of :meth:`step` before the first update.
+
+        Parameters
+        ----------
+        x : array, shape (n, p)
+            The starting point (fixes the manifold when none was given).
+        rng : None, int or numpy.random.Generator
+            Seed of randomized updates (sketches, random coordinates).
+
+        Returns
+        -------
+        SolverState
+            A dataclass; pass it to :meth:`step`.
+        """
+        return self._init_state(self._step_manifold(x), x, default_rng(rng))
 
     def step(self, x, euclidean_gradient, state=None):
         """One update from a (minibatch) Euclidean gradient, for training loops.
@@ -183,23 +298,25 @@ class Solver:
         euclidean_gradient : array, shape (n, p)
             ∇f(x) in the ambient space (for complex x: ∂f/∂Re x + i ∂f/∂Im x),
             e.g. from backpropagation on a minibatch. Not modified.
-        state : dict or None
-            None on the first call; afterwards the state this method returned.
+        state : SolverState or None
+            From :meth:`init_state` (or the previous call); None starts one
+            with fresh OS entropy.
 
         Returns
         -------
         x_new : array, shape (n, p)
             The updated point, on the manifold, same dtype and device as x.
-        state : dict
+        state : SolverState
             Pass it to the next call.
 
         Examples
         --------
         >>> import numpy as np
-        >>> from orthopt.optim import RiemannianGradientDescent
+        >>> from orthopt.optim import RiemannianSGD
         >>> A = np.diag(np.arange(1.0, 6.0))
-        >>> solver = RiemannianGradientDescent(step="fixed", step_size=0.1)
-        >>> x, state = np.linalg.qr(np.ones((5, 2)) + np.eye(5, 2))[0], None
+        >>> solver = RiemannianSGD(lr=0.1)
+        >>> x = np.linalg.qr(np.ones((5, 2)) + np.eye(5, 2))[0]
+        >>> state = solver.init_state(x, rng=0)
         >>> for _ in range(200):
         ...     x, state = solver.step(x, -2 * A @ x, state)   # max tr(xᵀAx)
         >>> round(float(np.trace(x.T @ A @ x)), 6)
@@ -212,7 +329,7 @@ class Solver:
             )
         manifold = self._step_manifold(x)
         if state is None:
-            state = {}
+            state = self._init_state(manifold, x, default_rng(None))
         return self._step(manifold, x, euclidean_gradient, state)
 
     def _step_manifold(self, x):
@@ -248,107 +365,158 @@ class Solver:
         Returns
         -------
         OptimizeResult
+            With ``stopping``, the criterion that fired (None when the loop
+            stopped by itself, see the class notes).
         """
+        if not isinstance(problem, Problem):
+            raise TypeError(f"run needs an orthopt Problem, got {type(problem).__name__}; "
+                            f"build one with Problem(manifold, cost)")
         manifold = problem.manifold
-        self._rng = rng
+        rng = default_rng(rng)
         if x0 is None:
             x0 = manifold.random_point(rng=rng)
         manifold.check_point(x0)
-        nfev0, ngev0 = problem.n_cost_evaluations, problem.n_gradient_evaluations
-        start_time = time.perf_counter()
+        if self.blas_threads is None:
+            return self._run(problem, x0, callback, rng)
+        from threadpoolctl import threadpool_limits
 
-        x = x0
-        cost, grad = problem.cost_and_riemannian_gradient(x)
-        cost_f = to_float(cost)
-        grad_norm = math.sqrt(inner_float(manifold, x, grad, grad))
-        records = [(cost_f, grad_norm, 0.0, time.perf_counter() - start_time)]
-        grad_norm0 = grad_norm
-        # a step shorter than eps does not move x in its precision (float32: 1.2e-7);
-        # without this floor a float32 run at its precision limit keeps "accepting"
-        # such steps until max_iterations
-        shortest_step = finfo_eps(get_namespace(x), x.dtype)
-        nit = 0
-        status = None
-        if not (math.isfinite(cost_f) and math.isfinite(grad_norm)):
+        with threadpool_limits(limits=self.blas_threads, user_api="blas"):
+            return self._run(problem, x0, callback, rng)
+
+    def _run(self, problem, x0, callback, rng):
+        manifold = problem.manifold
+        stopping = self._stopping if self._stopping is not None else \
+            self._criterion_from_options(manifold)
+        counters0 = (problem.n_cost_evaluations, problem.n_gradient_evaluations,
+                     problem.n_hessian_evaluations)
+        start_time = time.perf_counter()
+        eps = finfo_eps(get_namespace(x0), x0.dtype)
+        guard = FeasibilityGuard(manifold, x0, rng)
+
+        current = problem.at(x0)
+        current.evaluate_gradient()
+        cost, grad_norm = current.cost, current.grad_norm
+        records = [(cost, grad_norm, 0.0, time.perf_counter() - start_time)]
+        progress = Progress(iteration=0, cost=cost, grad_norm=grad_norm,
+                            initial_grad_norm=grad_norm, step_floor=eps, costs=[cost],
+                            n_evaluations=problem.n_cost_evaluations - counters0[0])
+        status, fired, state = None, None, None
+        small_steps, floor_grad_norm = 0, math.inf
+        if not (math.isfinite(cost) and math.isfinite(grad_norm)):
             status = "nonfinite"
         else:
-            state = self._start(problem, x, cost, grad)
+            state = self._start(problem, current, rng)
 
-        bar = _progress_bar(self.max_iterations) if self.verbose else None
+        bar = _progress_bar(_iteration_limit(stopping)) if self.verbose else None
         if bar is not None:
-            bar.set_postfix(cost=f"{cost_f:.6e}", grad=f"{grad_norm:.2e}")
+            bar.set_postfix(cost=f"{cost:.6e}", grad=f"{grad_norm:.2e}")
         try:
             while status is None:
-                status = self._check_stop(nit, grad_norm, grad_norm0, start_time)
-                if status is not None:
+                progress.time = time.perf_counter() - start_time
+                progress.n_evaluations = problem.n_cost_evaluations - counters0[0]
+                fired = stopping.check(progress)
+                if fired is not None:
+                    status = fired.status
                     break
                 try:
-                    step = self._iterate(problem, x, cost, grad, state)
+                    step = self._iterate(problem, current, state)
                 except KeyboardInterrupt:
                     status = "interrupted"
                     break
                 if step.status is not None:
                     status = step.status
                     break
-                new_cost = to_float(step.cost)
-                new_grad_norm = (math.sqrt(inner_float(manifold, step.x, step.grad, step.grad))
-                                 if step.grad_norm is None else float(step.grad_norm))
-                if not (math.isfinite(new_cost) and math.isfinite(new_grad_norm)):
+                progress.iteration += 1
+                if not step.accepted:
+                    progress.step_size = None
+                    records.append((cost, grad_norm, 0.0, time.perf_counter() - start_time))
+                    continue
+                new = step.evaluation
+                x_new = guard.restore(new.x)
+                if x_new is not new.x:
+                    new = problem.at(x_new)
+                if not new.is_finite() or not math.isfinite(new.grad_norm):
                     status = "nonfinite"
                     break
-                nit += 1
-                cost_change = abs(new_cost - cost_f)
-                x, cost, grad = step.x, step.cost, step.grad
-                cost_f, grad_norm = new_cost, new_grad_norm
-                records.append((cost_f, grad_norm, float(step.step_size),
+                current = new
+                cost, grad_norm = current.cost, current.grad_norm
+                progress.cost, progress.grad_norm = cost, grad_norm
+                progress.step_size = float(step.step_size)
+                progress.costs.append(cost)
+                records.append((cost, grad_norm, float(step.step_size),
                                 time.perf_counter() - start_time))
                 if bar is not None:
                     bar.update(1)
-                    bar.set_postfix(cost=f"{cost_f:.6e}", grad=f"{grad_norm:.2e}", refresh=False)
-                if callback is not None and _callback_stops(callback, x, cost_f, grad_norm, nit):
+                    bar.set_postfix(cost=f"{cost:.6e}", grad=f"{grad_norm:.2e}", refresh=False)
+                if callback is not None and _callback_stops(callback, current.x, cost, grad_norm,
+                                                            progress.iteration):
                     status = "callback"
                     break
-                if step.step_size <= self.step_tolerance or step.step_size < shortest_step:
-                    status = "step_tolerance"
-                elif self.cost_tolerance > 0 and cost_change <= self.cost_tolerance * max(1.0, abs(cost_f)):
-                    status = "cost_tolerance"
+                if step.predicted_decrease is not None and \
+                        step.predicted_decrease <= rounding_level(cost, eps, 1.0):
+                    if small_steps == 0:
+                        floor_grad_norm = grad_norm
+                    small_steps += 1
+                    if grad_norm <= 0.5 * floor_grad_norm:
+                        small_steps = 0  # the gradient still falls: progress
+                    elif small_steps >= PRECISION_LIMIT_STEPS:
+                        # the decrease the steps aim for is below what the cost resolves
+                        status = "precision_limit"
+                        break
+                else:
+                    small_steps = 0
         except KeyboardInterrupt:
             status = "interrupted"
         finally:
             if bar is not None:
                 # the last line stays on screen with the final cost and gradient norm
-                bar.set_postfix(cost=f"{cost_f:.6e}", grad=f"{grad_norm:.2e}",
+                bar.set_postfix(cost=f"{cost:.6e}", grad=f"{grad_norm:.2e}",
                                 status=status, refresh=True)
                 bar.close()
-        if status != "nonfinite" and manifold.feasibility(x) > manifold.default_atol(
-                x.dtype, get_namespace(x)):
-            # one Gram matrix per run: never report success on a point off the manifold
-            status = "infeasible"
 
+        x = current.x
+        if status != "nonfinite":
+            restored = guard.restore_exactly(x)
+            if restored is not x:
+                current = problem.at(restored)
+                x, cost = restored, current.cost
+                grad_norm = current.grad_norm
+            if manifold.feasibility(x) > manifold.default_atol(x.dtype, get_namespace(x)):
+                # never report success on a point off the manifold
+                status, fired = "infeasible", None
+        progress.time = time.perf_counter() - start_time
+        if fired is not None and status == fired.status:
+            message, success = fired.reason(progress), fired.converged
+        else:
+            fired = None
+            message, success = _message(status, x), status in SUCCESS_STATUSES
         return OptimizeResult(
             x=x,
-            fun=cost_f,
+            fun=cost,
             grad_norm=grad_norm,
-            nit=nit,
-            nfev=problem.n_cost_evaluations - nfev0,
-            ngev=problem.n_gradient_evaluations - ngev0,
+            nit=progress.iteration,
+            nfev=problem.n_cost_evaluations - counters0[0],
+            ngev=problem.n_gradient_evaluations - counters0[1],
+            nhev=problem.n_hessian_evaluations - counters0[2],
             time=time.perf_counter() - start_time,
             status=status,
-            message=_message(status, x),
-            success=status in SUCCESS_STATUSES,
+            message=message,
+            success=success,
+            stopping=fired,
             history=make_history(records),
         )
 
-    def _check_stop(self, nit, grad_norm, grad_norm0, start_time):
-        if grad_norm <= self.gradient_tolerance:
-            return "gradient_tolerance"
-        if grad_norm <= self.relative_gradient_tolerance * grad_norm0:
-            return "gradient_tolerance"
-        if nit >= self.max_iterations:
-            return "max_iterations"
-        if time.perf_counter() - start_time >= self.max_time:
-            return "max_time"
-        return None
+
+def _iteration_limit(criterion):
+    """The MaxIterations budget inside a criterion (for the progress bar), or None."""
+    from .stopping import AnyOf, MaxIterations
+
+    if isinstance(criterion, MaxIterations):
+        return criterion.n
+    if isinstance(criterion, AnyOf):
+        limits = [c.n for c in criterion.criteria if isinstance(c, MaxIterations)]
+        return min(limits) if limits else None
+    return None
 
 
 def _callback_stops(callback, x, cost, grad_norm, nit):

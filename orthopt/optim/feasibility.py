@@ -1,0 +1,84 @@
+r"""Keeping iterates on the manifold while a solver runs.
+
+Retractions land on the manifold up to rounding, but the rounding errors of
+many steps add up: multiplicative retractions (x·expm(xᴴv), Cayley, Givens)
+drift like a random walk, ‖xᴴx − I‖ growing as √k·eps after k steps, until a
+long run ends off the manifold. Measuring ‖xᴴx − I‖ exactly costs a Gram
+matrix (a full matrix product for square x) per iteration; instead the guard
+probes it with one fixed random vector z:
+
+    r = ‖xᴴ(x z) − z‖ / ‖z‖ ≈ ‖(xᴴx − I) ẑ‖,
+
+two matrix-vector products, O(np). When r exceeds a tenth of the
+manifold's feasibility tolerance (1000·eps·√n) it applies one Newton–Schulz
+step x ← x(3I − xᴴx)/2, which squares the error (‖E‖ ~ 1e-13 becomes
+~1e-16), keeps det x (SO(n) stays SO(n)) and the column span, and costs two
+matrix products. A random probe misses an error only when z is nearly
+orthogonal to its range, and the loop checks the final iterate exactly.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ..backend import asarray_like, conj_transpose, get_namespace
+from ..linalg import newton_schulz_step
+from ..manifolds import Stiefel
+
+__all__ = ["FeasibilityGuard"]
+
+
+class FeasibilityGuard:
+    """Probe and repair the orthonormality of iterates (see the module docstring).
+
+    Parameters
+    ----------
+    manifold : Manifold
+    x : array, shape (..., n, p)
+        The start point (fixes the probe's dtype and device).
+    rng : numpy.random.Generator
+        Draws the probe vector.
+    """
+
+    def __init__(self, manifold, x, rng):
+        self.active = isinstance(manifold, Stiefel)
+        self.n_restorations = 0
+        if not self.active:
+            return
+        xp = get_namespace(x)
+        p = x.shape[-1]
+        z = rng.standard_normal((p, 1))
+        self.probe = asarray_like(z / math.sqrt(float((z ** 2).sum())), like=x, dtype=x.dtype)
+        self.tolerance = manifold.default_atol(x.dtype, xp) / 10
+        self.manifold = manifold
+
+    def residual(self, x):
+        """‖xᴴ(xz) − z‖ for the unit probe z (the largest over a batch), a float."""
+        xp = get_namespace(x)
+        r = conj_transpose(x) @ (x @ self.probe) - self.probe
+        return float(xp.max(xp.sqrt(xp.sum(xp.abs(r) ** 2, axis=(-2, -1)))))
+
+    def restore(self, x):
+        """x itself when its probe is within tolerance, else its Newton–Schulz correction."""
+        if not self.active:
+            return x
+        residual = self.residual(x)
+        if not residual > self.tolerance:
+            return x
+        self.n_restorations += 1
+        for _ in range(3):
+            x = newton_schulz_step(x)
+            if self.manifold.feasibility(x) <= self.tolerance:
+                break
+        return x
+
+    def restore_exactly(self, x):
+        """Like :meth:`restore`, with the exact ‖xᴴx − I‖ instead of the probe (final iterate)."""
+        if not self.active or self.manifold.feasibility(x) <= self.tolerance:
+            return x
+        self.n_restorations += 1
+        for _ in range(3):
+            x = newton_schulz_step(x)
+            if self.manifold.feasibility(x) <= self.tolerance:
+                break
+        return x
