@@ -28,10 +28,10 @@ from orthopt.optim import (
     Problem,
     RiemannianConjugateGradient,
     RiemannianGradientDescent,
+    StrongWolfe,
     minimize,
-    strong_wolfe,
 )
-from orthopt.optim.solver import _message
+from orthopt.optim.solver import SolverState, _message
 
 try:
     import array_api_strict as xs
@@ -225,16 +225,19 @@ def test_strong_wolfe_conditions_hold(initial_step):
     direction = -grad
     slope = float(manifold.inner_product(x0, grad, direction))
     c1, c2 = 1e-4, 0.1
-    res = strong_wolfe(problem, x0, direction, float(cost), slope, initial_step,
-                       sufficient_decrease=c1, curvature=c2, approximate_tolerance=0.0)
+    rule = StrongWolfe(sufficient_decrease=c1, curvature=c2, max_evaluations=25,
+                       initial_step=initial_step)
+    res = rule.search(problem, problem.at(x0), direction, slope, rule.start())
     assert res.status is None
     assert res.cost <= float(cost) + c1 * res.step * slope
-    new_slope = float(manifold.inner_product(res.x, res.grad, direction))
+    new = res.evaluation
+    new_slope = float(manifold.inner_product(new.x, new.gradient, direction))
     assert abs(new_slope) <= c2 * abs(slope)
-    np.testing.assert_allclose(res.x, manifold.retraction(x0, res.step * direction),
+    np.testing.assert_allclose(new.x, manifold.retraction(x0, res.step * direction),
                                rtol=0, atol=10 * EPS)
-    # the returned gradient belongs to the returned point
-    np.testing.assert_allclose(res.grad, problem.riemannian_gradient(res.x), rtol=0,
+    # the evaluation carries the gradient of its own point, computed during the search
+    assert new.has_gradient
+    np.testing.assert_allclose(new.gradient, problem.riemannian_gradient(new.x), rtol=0,
                                atol=1e3 * EPS)
 
 
@@ -250,7 +253,8 @@ def test_strong_wolfe_shortens_through_nonfinite_trials():
     problem._cost_and_gradient = guarded
     cost, grad = problem.cost_and_riemannian_gradient(x0)
     slope = -float(manifold.inner_product(x0, grad, grad))
-    res = strong_wolfe(problem, x0, -grad, float(cost), slope, 100.0)
+    rule = StrongWolfe(max_evaluations=25, initial_step=100.0)
+    res = rule.search(problem, problem.at(x0), -grad, slope, rule.start())
     assert res.status is None and math.isfinite(res.cost) and res.cost < float(cost)
 
 
@@ -258,8 +262,11 @@ def test_strong_wolfe_reports_all_nonfinite():
     problem, x0, _ = brockett("numpy", seed=10)
     cost, grad = problem.cost_and_riemannian_gradient(x0)
     problem._cost_and_gradient = lambda x: (np.nan, np.full(x.shape, np.nan))
-    res = strong_wolfe(problem, x0, -grad, float(cost), -1.0, 1.0, max_evaluations=5)
-    assert res.status == "nonfinite" and res.x is x0 and res.step == 0.0
+    current = problem.at(x0)
+    current._cost = float(cost)
+    rule = StrongWolfe(max_evaluations=5, initial_step=1.0)
+    res = rule.search(problem, current, -grad, -1.0, rule.start())
+    assert res.status == "nonfinite" and res.evaluation.x is x0 and res.step == 0.0
 
 
 # -- stopping rules ------------------------------------------------------------------------
@@ -423,12 +430,10 @@ def test_cost_returning_an_array_is_rejected():
 
 @pytest.mark.parametrize("kwargs, match", [
     ({"beta": "dy"}, "unknown beta"),
-    ({"line_search": "exact"}, "unknown line_search"),
-    ({"curvature": 1e-5}, "curvature"),
+    ({"line_search": "exact"}, "unknown line search"),
     ({"restart_every": 0}, "restart_every"),
     ({"initial_step": "bb"}, "initial_step"),
-    ({"max_line_search_evaluations": 0}, "max_line_search_evaluations"),
-    ({"step_size": -1.0}, "step_size"),
+    ({"lr": -1.0}, "lr"),
     ({"max_iterations": -1}, "max_iterations"),
     ({"gradient_tolerance": -1.0}, "gradient_tolerance"),
     ({"max_time": 0}, "max_time"),
@@ -436,6 +441,15 @@ def test_cost_returning_an_array_is_rejected():
 def test_cg_rejects_bad_options(kwargs, match):
     with pytest.raises(ValueError, match=match):
         RiemannianConjugateGradient(**kwargs)
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda: StrongWolfe(curvature=1e-5), "curvature"),
+    (lambda: StrongWolfe(max_evaluations=0), "max_evaluations"),
+])
+def test_step_rules_reject_bad_options(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
 
 
 def test_solver_rejects_non_manifold():
@@ -452,14 +466,14 @@ def test_rgd_step_is_a_retracted_gradient_step(backend):
     manifold = Stiefel(7, 3, retraction="qr")
     x = _to_backend(manifold.random_point(rng=rng), backend)
     g = _to_backend(rng.standard_normal((7, 3)), backend)
-    solver = RiemannianGradientDescent(step="fixed", step_size=0.05, manifold=manifold)
-    x_new, state = solver.step(x, g)
+    solver = RiemannianGradientDescent(lr=0.05, manifold=manifold)
+    state = solver.init_state(x, rng=0)
+    x_new, state = solver.step(x, g, state)
     expected = manifold.retraction(x, -0.05 * manifold.projection(x, g))
     np.testing.assert_allclose(to_numpy(x_new), to_numpy(expected), rtol=0, atol=10 * EPS)
     assert type(x_new) is type(x) and x_new.dtype == x.dtype
-    assert isinstance(state, dict)
+    assert isinstance(state, SolverState)
     x_next, state = solver.step(x_new, g, state)
-    assert state["iteration"] == 2
     assert manifold.feasibility(x_next) <= 100 * EPS
 
 
@@ -474,7 +488,7 @@ def test_step_infers_and_caches_the_manifold(monkeypatch):
                         lambda x, *a, **k: calls.append(1) or real(x, *a, **k))
     x = SpecialOrthogonal(5).random_point(rng=13)
     a = np.diag(np.arange(1.0, 6.0))
-    solver = RiemannianGradientDescent(step="fixed", step_size=0.08)
+    solver = RiemannianGradientDescent(lr=0.08)
     state = None
     for _ in range(300):
         x, state = solver.step(x, 2 * (x - a), state)  # min ‖x − A‖² over SO(5)
@@ -490,7 +504,7 @@ def test_step_minimizes_a_stochastic_dominant_subspace_problem():
     basis, _ = np.linalg.qr(rng.standard_normal((n, n)))
     scales = np.array([3.0, 2.5] + [0.5] * (n - 2))
     x = Stiefel(n, p).random_point(rng=15)
-    solver = RiemannianGradientDescent(step="fixed", step_size=0.02)
+    solver = RiemannianGradientDescent(lr=0.02)
     state = None
     for _ in range(1500):
         batch = (rng.standard_normal((16, n)) * scales) @ basis.T
@@ -504,8 +518,8 @@ def test_step_minimizes_a_stochastic_dominant_subspace_problem():
 def test_step_checks_shapes_and_learning_rate():
     x = Stiefel(5, 2).random_point(rng=0)
     with pytest.raises(ValueError, match="shape"):
-        RiemannianGradientDescent(step="fixed", step_size=0.1).step(x, np.zeros((5, 3)))
-    with pytest.raises(ValueError, match="step_size"):
+        RiemannianGradientDescent(lr=0.1).step(x, np.zeros((5, 3)))
+    with pytest.raises(ValueError, match="lr="):
         RiemannianGradientDescent(step="armijo").step(x, np.zeros((5, 2)))
 
 
@@ -523,10 +537,8 @@ def test_a_run_that_leaves_the_manifold_is_not_a_success():
     problem, x0, _ = _brockett_numpy()
 
     class Drifting(RiemannianGradientDescent):
-        def _iterate(self, problem, x, cost, grad, state):
-            x_new = 1.01 * x
-            cost_new, grad_new = problem.cost_and_riemannian_gradient(x_new)
-            return Step(x_new, cost_new, grad_new, 1e-20)   # below step_tolerance
+        def _iterate(self, problem, current, state):
+            return Step(problem.at(1.01 * current.x), 1e-20)   # below step_tolerance
 
     res = Drifting().run(problem, x0=x0)
     assert res.status == "infeasible" and not res.success

@@ -15,6 +15,11 @@ step x ← x(3I − xᴴx)/2, which squares the error (‖E‖ ~ 1e-13 becomes
 ~1e-16), keeps det x (SO(n) stays SO(n)) and the column span, and costs two
 matrix products. A random probe misses an error only when z is nearly
 orthogonal to its range, and the loop checks the final iterate exactly.
+
+Only rounding drift is repaired: an error above 100× the tolerance is not
+rounding but a broken step (a retraction that does not retract, a user
+callback that moved x), and repairing it would hide the bug; such a run
+ends with status "infeasible".
 """
 
 from __future__ import annotations
@@ -49,7 +54,9 @@ class FeasibilityGuard:
         p = x.shape[-1]
         z = rng.standard_normal((p, 1))
         self.probe = asarray_like(z / math.sqrt(float((z ** 2).sum())), like=x, dtype=x.dtype)
-        self.tolerance = manifold.default_atol(x.dtype, xp) / 10
+        atol = manifold.default_atol(x.dtype, xp)
+        self.tolerance = atol / 10
+        self.largest_drift = 100 * atol
         self.manifold = manifold
 
     def residual(self, x):
@@ -63,7 +70,7 @@ class FeasibilityGuard:
         if not self.active:
             return x
         residual = self.residual(x)
-        if not residual > self.tolerance:
+        if not self.tolerance < residual <= self.largest_drift:
             return x
         self.n_restorations += 1
         for _ in range(3):
@@ -74,7 +81,10 @@ class FeasibilityGuard:
 
     def restore_exactly(self, x):
         """Like :meth:`restore`, with the exact ‖xᴴx − I‖ instead of the probe (final iterate)."""
-        if not self.active or self.manifold.feasibility(x) <= self.tolerance:
+        if not self.active:
+            return x
+        error = self.manifold.feasibility(x)
+        if not self.tolerance < error <= self.largest_drift:
             return x
         self.n_restorations += 1
         for _ in range(3):

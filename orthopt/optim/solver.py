@@ -425,6 +425,10 @@ class Solver:
                     break
                 if step.status is not None:
                     status = step.status
+                    if status == "precision_limit" and not _gradient_fell(progress, eps):
+                        # a flat cost along a direction that was never a good one (a wrong
+                        # gradient, a search that only ever took rounding-level steps)
+                        status = "line_search_failed"
                     break
                 progress.iteration += 1
                 if not step.accepted:
@@ -459,7 +463,7 @@ class Solver:
                     small_steps += 1
                     if grad_norm <= 0.5 * floor_grad_norm:
                         small_steps = 0  # the gradient still falls: progress
-                    elif small_steps >= PRECISION_LIMIT_STEPS:
+                    elif small_steps >= PRECISION_LIMIT_STEPS and _gradient_fell(progress, eps):
                         # the decrease the steps aim for is below what the cost resolves
                         status = "precision_limit"
                         break
@@ -505,6 +509,11 @@ class Solver:
             stopping=fired,
             history=make_history(records),
         )
+
+
+def _gradient_fell(progress, eps):
+    """‖grad f‖ ≤ eps^{1/3}·‖grad f(x₀)‖: a precision limit is only claimed after real progress."""
+    return progress.grad_norm <= eps ** (1.0 / 3.0) * progress.initial_grad_norm
 
 
 def _iteration_limit(criterion):

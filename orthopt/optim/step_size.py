@@ -36,8 +36,10 @@ resolve further progress: the point is stationary to working precision.
 (The factor 100 covers the rounding of costs summed over many terms, and
 the gap between the first trial and the decrease a search could find.)
 The search then reports ``at_precision_limit`` and the solver stops with
-status ``"precision_limit"``, a convergence. A search that fails with a
-measurable predicted decrease (a wrong gradient) stays a failure.
+status ``"precision_limit"``, a convergence, provided the gradient norm has
+fallen to eps^{1/3} of its initial value (the loop checks this: a flat cost
+along a wrong gradient is no convergence). A search that fails with a
+measurable predicted decrease stays a failure.
 
 Rules keep no memory of a run on themselves: :meth:`StepSizeRule.start`
 returns a memory object that the solver stores in its state, so one solver
