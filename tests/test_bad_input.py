@@ -189,9 +189,14 @@ def test_unknown_step_rule():
         RiemannianGradientDescent(step="newton")
 
 
-def test_fixed_step_needs_step_size():
-    with pytest.raises(ValueError, match="needs a step_size"):
+def test_fixed_step_needs_a_learning_rate():
+    with pytest.raises(ValueError, match="needs a learning rate"):
         RiemannianGradientDescent(step="fixed")
+
+
+def test_a_number_as_step_size_says_to_use_lr():
+    with pytest.raises(TypeError, match="lr=0.1"):
+        RiemannianGradientDescent(step_size=0.1)
 
 
 def test_start_point_off_manifold(stiefel):
@@ -222,7 +227,7 @@ def test_nan_cost_during_solve(stiefel, step):
         return value, 2 * a @ x
 
     problem = Problem(stiefel, None, cost_and_gradient=cost_and_gradient)
-    solver = RiemannianGradientDescent(step=step, step_size=0.05 if step == "fixed" else None,
+    solver = RiemannianGradientDescent(step=step, lr=0.05 if step == "fixed" else None,
                                        max_iterations=100)
     x0 = stiefel.random_point(rng=3)
     result = solver.run(problem, x0=x0, callback=lambda r: iterates.append(r.x.copy()))

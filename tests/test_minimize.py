@@ -287,7 +287,7 @@ def _steppers():
     )
 
     return {
-        "rgd": lambda: RiemannianGradientDescent(step="fixed", step_size=0.05),
+        "rgd": lambda: RiemannianGradientDescent(lr=0.05),
         "sgd-momentum": lambda: RiemannianSGD(lr=0.05, momentum=0.5),
         "rmsprop": lambda: RiemannianRMSprop(lr=0.01),
         "givens-gs": lambda: GivensCoordinateDescent(rule="gauss-southwell", step=0.2),
