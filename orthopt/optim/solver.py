@@ -390,7 +390,7 @@ class Solver:
         counters0 = (problem.n_cost_evaluations, problem.n_gradient_evaluations,
                      problem.n_hessian_evaluations)
         start_time = time.perf_counter()
-        eps = finfo_eps(get_namespace(x0), x0.dtype)
+        eps = float(finfo_eps(get_namespace(x0), x0.dtype))
         guard = FeasibilityGuard(manifold, x0, rng)
 
         current = problem.at(x0)

@@ -249,7 +249,7 @@ class StepSize(StoppingCriterion):
 
     def fired(self, progress):
         step = progress.step_size
-        return step is not None and (step <= self.tol or step < progress.step_floor)
+        return step is not None and bool(step <= self.tol or step < progress.step_floor)
 
     def reason(self, progress):
         return f"step size {progress.step_size:.2e} below tolerance {max(self.tol, progress.step_floor):.1e}"
