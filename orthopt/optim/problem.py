@@ -110,7 +110,12 @@ class Problem:
         return _check_scalar(f, "cost")
 
     def euclidean_gradient(self, x):
-        """∇f(x), shape (n, p), dtype of x."""
+        """∇f(x), shape (n, p), dtype of x (without the cost when a gradient function was given)."""
+        if self._euclidean_gradient is not None:
+            self.n_gradient_evaluations += 1
+            g = self._euclidean_gradient(x)
+            _check_gradient_shape(g, x)
+            return g
         return self.cost_and_euclidean_gradient(x)[1]
 
     def cost_and_euclidean_gradient(self, x):
@@ -297,10 +302,13 @@ class Evaluation:
     def evaluate_gradient(self):
         """Compute f(x) and ∇f(x) together (one call of a combined cost-and-gradient)."""
         if self._egrad is None:
-            f, g = self.problem.cost_and_euclidean_gradient(self.x)
-            if self._cost is None:
-                self._cost = to_float(f)
-            self._egrad = g
+            if self._cost is not None and self.problem._euclidean_gradient is not None:
+                self._egrad = self.problem.euclidean_gradient(self.x)  # the cost is known
+            else:
+                f, g = self.problem.cost_and_euclidean_gradient(self.x)
+                if self._cost is None:
+                    self._cost = to_float(f)
+                self._egrad = g
         return self
 
     @property
