@@ -287,8 +287,7 @@ with threadpool_limits(1):
         Un = M.random_point(rng=rng)
         Gn = rng.standard_normal((n, n)) / n
         solvers = {
-            "full step, exp retraction": RiemannianGradientDescent(step="fixed", step_size=0.1,
-                                                                   manifold=M),
+            "full step, exp retraction": RiemannianGradientDescent(lr=0.1, manifold=M),
             "projUNN-D, rank 1": ProjUNN(variant="D", rank=1, lr=0.1, manifold=M),
             "projUNN-T, rank 1": ProjUNN(variant="T", rank=1, lr=0.1, manifold=M),
         }
