@@ -342,6 +342,10 @@ class Manifold(abc.ABC):
             manifold; ``v / batch_norm(x, v)[..., None, None]`` gives unit vectors
             point by point); v = 0 when the manifold has dimension 0.
         """
+        if self.dim == 0:
+            # a point (Gr(n, n), O(1), SO(1)): the projection of a Gaussian is pure
+            # rounding error, which the normalization would blow up to norm 1
+            return self.zero_vector(x)
         xp = get_namespace(x)
         u = self._gaussian(tuple(x.shape), rng, xp, x.dtype, x)
         # Project, normalize, and project and normalize once more: when u lies
