@@ -422,9 +422,13 @@ class Manifold(abc.ABC):
         """The nearest point of the manifold to an ambient array x (shape of x)."""
 
     def default_atol(self, dtype, xp=None):
-        """Default feasibility tolerance for :meth:`check_point`: 1000·eps(dtype)·√(first axis)."""
+        """Default feasibility tolerance for :meth:`check_point`: 1000·eps(dtype)·√n₁.
+
+        n₁ is the length of the first axis of a point (n for n×p matrices).
+        """
         xp = get_namespace(np.empty(0)) if xp is None else xp
-        return 1000 * finfo_eps(xp, dtype) * math.sqrt(self.point_shape[0] if self.point_shape else 1)
+        first_axis = self.point_shape[0] if self.point_shape else 1
+        return 1000 * finfo_eps(xp, dtype) * math.sqrt(first_axis)
 
     def _check_array(self, x, name="x"):
         """Type, trailing shape, dtype (floating, of the manifold's field) and finiteness of x."""
@@ -459,7 +463,8 @@ class Manifold(abc.ABC):
                 f"convert with x.astype(complex128) (or complex64)"
             )
         if not bool(xp.all(xp.isfinite(x))):
-            raise ValueError(f"{name} contains NaN or inf entries; a point of {self!r} must be finite")
+            raise ValueError(f"{name} contains NaN or inf entries; "
+                             f"a point of {self!r} must be finite")
         return xp
 
     def check_point(self, x, atol=None):

@@ -164,11 +164,14 @@ class Euclidean(Manifold):
         return x
 
     def check_point(self, x, atol=None):
-        """Validate type, shape, dtype and finiteness; return 0.0 (see :meth:`Manifold.check_point`)."""
+        """Validate type, shape, dtype and finiteness; return 0.0.
+
+        See :meth:`Manifold.check_point` for the errors raised.
+        """
         self._check_array(x)
         return 0.0
 
     def default_atol(self, dtype, xp=None):
-        """1000·eps(dtype): unused by the checks (feasibility is 0) but kept for a uniform interface."""
+        """1000·eps(dtype): never exceeded (feasibility is 0), kept for a uniform interface."""
         xp = get_namespace(np.empty(0)) if xp is None else xp
         return 1000 * finfo_eps(xp, dtype)

@@ -188,7 +188,17 @@ class Grassmann(OrthonormalColumns):
         return (u * xp.astype(theta, x.dtype)[..., None, :]) @ vh
 
     def dist(self, x, y):
-        """Geodesic distance ‖θ‖₂ (principal angles, see :meth:`log`); √Σ d_i² over a batch."""
+        """Geodesic distance ‖θ‖₂ (principal angles, see :meth:`log`).
+
+        Parameters
+        ----------
+        x, y : array, shape (..., n, p), any representatives
+
+        Returns
+        -------
+        0-d real array: √Σ d_i² over a batch (see :meth:`batch_dist` for one
+        value per point)
+        """
         return super().dist(x, y)
 
     # -- retractions ---------------------------------------------------------

@@ -63,7 +63,10 @@ class SpecialOrthogonal(Stiefel):
         return self.n * (self.n - 1) // 2
 
     def random_point(self, rng=None, dtype=None, like=None, shape=()):
-        """A Haar-distributed random rotation, shape (*shape, n, n). See :meth:`Stiefel.random_point`."""
+        """Haar-distributed random rotations, shape (*shape, n, n).
+
+        See :meth:`Stiefel.random_point` for the parameters.
+        """
         xp, dtype = self._target(dtype, like)
         g = self._gaussian(_batch_tuple(shape) + self.point_shape, rng, xp, dtype, like)
         q, _ = qr_positive(g)

@@ -232,7 +232,17 @@ class Stiefel(OrthonormalColumns):
         return x @ _group_log(conj_transpose(x) @ y, self)
 
     def dist(self, x, y):
-        """Geodesic distance ‖log_x(y)‖ (only for p = n, see :meth:`log`); √Σ d_i² over a batch."""
+        """Geodesic distance ‖logm(xᴴy)‖_F (only for p = n, see :meth:`log`).
+
+        Parameters
+        ----------
+        x, y : array, shape (..., n, n)
+
+        Returns
+        -------
+        0-d real array: √Σ d_i² over a batch (see :meth:`batch_dist` for one
+        value per point)
+        """
         return super().dist(x, y)
 
     # -- second order ----------------------------------------------------------
