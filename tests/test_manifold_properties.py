@@ -662,3 +662,26 @@ def test_product_vector_arithmetic():
         assert [float(np.max(g)) for g in got] == [float(e) for e in expected]
     with pytest.raises(ValueError, match="2 factors with one of 3 factors"):
         a + (1, 2, 3)
+
+
+@pytest.mark.parametrize("field", ["real", "complex"])
+def test_grassmann_agrees_with_pymanopt(field):
+    """The reference implementation (pymanopt, the 'bench' extra): the same Hessian, exp, log, dist."""
+    pymanopt_manifolds = pytest.importorskip("pymanopt.manifolds")
+    n, p = 7, 3
+    reference = (pymanopt_manifolds.Grassmann(n, p) if field == "real"
+                 else pymanopt_manifolds.ComplexGrassmann(n, p))
+    M = Grassmann(n, p, field=field)
+    rng = np.random.default_rng(0)
+    x, y = M.random_point(rng=rng), M.random_point(rng=rng)
+    v = M.random_tangent_vector(x, rng=rng)
+    g = ambient(M, x, rng)
+    h = ambient(M, x, rng)
+    tol = 1000 * eps_of("float64") * math.sqrt(n * p)
+    assert fro(M.euclidean_to_riemannian_hessian(x, g, h, v)
+               - reference.euclidean_to_riemannian_hessian(x, g, h, v)) <= tol
+    assert fro(M.projection(x, g) - reference.projection(x, g)) <= tol
+    # exp and log return representatives: compare the subspaces
+    assert subspace_gap(M, M.exp(x, v), reference.exp(x, v)) <= tol
+    assert float(M.dist(x, y)) == pytest.approx(float(reference.dist(x, y)), abs=tol)
+    assert fro(M.log(x, y) - reference.log(x, y)) <= tol
