@@ -685,3 +685,51 @@ def test_grassmann_agrees_with_pymanopt(field):
     assert subspace_gap(M, M.exp(x, v), reference.exp(x, v)) <= tol
     assert float(M.dist(x, y)) == pytest.approx(float(reference.dist(x, y)), abs=tol)
     assert fro(M.log(x, y) - reference.log(x, y)) <= tol
+
+
+def test_manifold_interface_is_abstract():
+    """A new manifold writes exactly these methods; the rest has embedded-metric defaults."""
+    from orthopt.manifolds import Manifold
+
+    assert Manifold.__abstractmethods__ == {
+        "dim", "point_shape", "projection", "euclidean_to_riemannian_hessian", "retraction",
+        "random_point", "feasibility", "projection_onto_manifold"}
+    with pytest.raises(TypeError, match="abstract"):
+        Manifold()
+
+    class Sphere(Manifold):
+        """The unit sphere in ℝ³, written against the interface only."""
+
+        dim = 2
+        point_shape = (3,)
+
+        def projection(self, x, u):
+            return u - x * np.sum(x * u, axis=-1, keepdims=True)
+
+        def euclidean_to_riemannian_hessian(self, x, g, h, v):
+            return self.projection(x, h) - v * np.sum(x * g, axis=-1, keepdims=True)
+
+        def retraction(self, x, v):
+            return self.projection_onto_manifold(x + v)
+
+        def random_point(self, rng=None, dtype=None, like=None, shape=()):
+            gaussian = np.random.default_rng(rng).standard_normal(tuple(shape) + (3,))
+            return self.projection_onto_manifold(gaussian)
+
+        def feasibility(self, x):
+            return float(np.max(np.abs(np.linalg.norm(x, axis=-1) - 1)))
+
+        def projection_onto_manifold(self, x):
+            return x / np.linalg.norm(x, axis=-1, keepdims=True)
+
+    S = Sphere()
+    x = S.random_point(rng=0)
+    v = S.random_tangent_vector(x, rng=1)
+    assert abs(float(x @ v)) <= 1e-15 and abs(float(S.norm(x, v)) - 1) <= 1e-15
+    y = S.retraction(x, v)
+    assert S.check_point(y) <= 1e-15
+    assert abs(float(y @ S.transport(x, y, v))) <= 1e-15
+    with pytest.raises(NotImplementedError, match="no exponential map"):
+        S.exp(x, v)
+    with pytest.raises(ValueError, match=r"shape \(2,\), but points of .* shape \(3,\)"):
+        S.check_point(np.ones(2))
