@@ -22,7 +22,6 @@ import numpy as np
 import pytest
 import scipy.linalg
 from hypothesis import example, given
-from hypothesis import strategies as st
 
 from conftest import BACKENDS, assert_same_array_kind, eps_of, host, template
 from test_manifolds import SETTINGS, corner_cases, seeds, shapes
@@ -45,7 +44,8 @@ STIEFEL_RETRACTIONS = ("qr", "polar", "cayley", "exp", "givens")
 #: (kind, dtype name, retraction)
 CASES = (
     [("grassmann", d, r) for d in ("float32", "float64") for r in GRASSMANN_RETRACTIONS]
-    + [("grassmann-complex", d, r) for d in ("complex64", "complex128") for r in GRASSMANN_RETRACTIONS]
+    + [("grassmann-complex", d, r) for d in ("complex64", "complex128")
+       for r in GRASSMANN_RETRACTIONS]
     + [("euclidean", d, "exp") for d in ("float32", "float64")]
     + [("euclidean-complex", d, "exp") for d in ("complex64", "complex128")]
     + [("product", d, r) for d in ("float32", "float64") for r in STIEFEL_RETRACTIONS]
@@ -209,7 +209,8 @@ def test_random_point_and_tangent_vectors(kind, dtype_name, retraction, backend,
 @SETTINGS
 @corner_cases
 @given(shape=shapes, seed=seeds)
-def test_projection_idempotent_tangent_orthogonal(kind, dtype_name, retraction, backend, shape, seed):
+def test_projection_idempotent_tangent_orthogonal(kind, dtype_name, retraction, backend, shape,
+                                                  seed):
     M, like, x, v, _, rng = build(kind, dtype_name, backend, shape, seed, retraction)
     u = ambient(M, x, rng)
     pu = M.projection(x, u)
@@ -281,7 +282,7 @@ def _fit_slope(t, errors):
 @pytest.mark.parametrize("kind,dtype_name,retraction",
                          [c for c in CASES if c[1] in ("float64", "complex128")])
 def test_retraction_agrees_with_exp_to_second_order(kind, dtype_name, retraction):
-    """‖R_x(tv) − exp_x(tv)‖ = O(t²): slope ≥ 2 on a log–log plot (R = exp: error at rounding)."""
+    """‖R_x(tv) − exp_x(tv)‖ = O(t²): slope ≥ 2 on a log–log plot (R = exp: rounding)."""
     M = make(kind, 6, 2, retraction)
     x = M.random_point(rng=8, dtype=dtype_name)
     v = M.random_tangent_vector(x, rng=9)
@@ -441,7 +442,8 @@ def _quadratic_cost(M, rng):
 
 @pytest.mark.parametrize("M", [Grassmann(6, 2), Grassmann(5, 3, field="complex"),
                                Stiefel(6, 2), Unitary(3), Euclidean(4, 2),
-                               Product([Grassmann(5, 2), Unitary(2), Euclidean(5, 2, field="complex")])],
+                               Product([Grassmann(5, 2), Unitary(2),
+                                        Euclidean(5, 2, field="complex")])],
                          ids=repr)
 def test_riemannian_hessian_second_order_taylor(M):
     """f(exp_x(tv)) − f(x) − t⟨grad, v⟩ − t²/2 ⟨Hess[v], v⟩ = O(t³): slope 3."""
@@ -452,7 +454,8 @@ def test_riemannian_hessian_second_order_taylor(M):
     grad = M.euclidean_to_riemannian_gradient(x, egrad(x))
     hess = M.euclidean_to_riemannian_hessian(x, egrad(x), ehess(x, v), v)
     assert tangent_defect(M, x, hess) <= 1e-12
-    f0, slope, curvature = cost(x), float(M.inner_product(x, grad, v)), float(M.inner_product(x, hess, v))
+    f0 = cost(x)
+    slope, curvature = float(M.inner_product(x, grad, v)), float(M.inner_product(x, hess, v))
     t = np.logspace(-3, -1.5, 7)
     errors = np.array([abs(cost(M.exp(x, ti * v)) - f0 - ti * slope - ti ** 2 / 2 * curvature)
                        for ti in t])
@@ -535,13 +538,14 @@ def test_random_point_batch_matches_single_draw_distribution():
 def test_product_point_with_wrong_number_of_factors():
     M = Product([Stiefel(5, 2), SpecialOrthogonal(3), Euclidean(3, 2)])
     x = M.random_point(rng=0)
-    with pytest.raises(ValueError, match=r"x has 2 factors but Product\(.*\) has 3: expected a tuple "
-                                         r"of 3 arrays with shapes \(\(5, 2\), \(3, 3\), \(3, 2\)\), "
-                                         r"given 2"):
+    with pytest.raises(ValueError, match=r"x has 2 factors but Product\(.*\) has 3: expected a "
+                                         r"tuple of 3 arrays with shapes "
+                                         r"\(\(5, 2\), \(3, 3\), \(3, 2\)\), given 2"):
         M.check_point(x[:2])
     with pytest.raises(ValueError, match=r"v has 4 factors but .* has 3"):
         M.retraction(x, tuple(x) + (x[0],))
-    with pytest.raises(TypeError, match=r"x must be a tuple of 3 arrays, one per factor.*got ndarray"):
+    with pytest.raises(TypeError,
+                       match=r"x must be a tuple of 3 arrays, one per factor.*got ndarray"):
         M.projection(x[0], x)
 
 
@@ -559,7 +563,8 @@ def test_product_mixed_batch_shapes():
     M = Product([Stiefel(5, 2), Euclidean(3, 2)])
     x = M.random_point(rng=0, shape=(4,))
     mixed = (x[0], x[1][:3])
-    with pytest.raises(ValueError, match=r"different batch shapes \(factor 0 \(4,\), factor 1 \(3,\)\)"):
+    with pytest.raises(ValueError,
+                       match=r"different batch shapes \(factor 0 \(4,\), factor 1 \(3,\)\)"):
         M.check_point(mixed)
     with pytest.raises(ValueError, match="different batch shapes"):
         M.batch_inner_product(mixed, mixed, mixed)
@@ -571,7 +576,8 @@ def test_mixed_shapes_point_and_tangent_vector():
     x = M.random_point(rng=0, shape=(3,))
     with pytest.raises(ValueError, match=r"shape \(5, 2\) but the point x has shape \(3, 5, 2\)"):
         M.retraction(x, M.random_tangent_vector(x[0], rng=1))
-    with pytest.raises(ValueError, match=r"shape \(2, 5, 2\) but the point x has shape \(3, 5, 2\)"):
+    with pytest.raises(ValueError,
+                       match=r"shape \(2, 5, 2\) but the point x has shape \(3, 5, 2\)"):
         Euclidean(5, 2).retraction(x, x[:2])
 
 
@@ -592,7 +598,8 @@ def test_grassmann_point_not_orthonormal():
 
 
 def test_stiefel_log_not_available_for_p_less_than_n():
-    with pytest.raises(NotImplementedError, match=r"no closed form.*Grassmann\(5, 2\).*SpecialOrthogonal"):
+    with pytest.raises(NotImplementedError,
+                       match=r"no closed form.*Grassmann\(5, 2\).*SpecialOrthogonal"):
         Stiefel(5, 2).log(*[Stiefel(5, 2).random_point(rng=i) for i in range(2)])
     with pytest.raises(NotImplementedError, match="no closed form"):
         Stiefel(5, 2).dist(Stiefel(5, 2).random_point(rng=0), Stiefel(5, 2).random_point(rng=1))
@@ -649,7 +656,8 @@ def test_dimensions_and_descriptions():
     assert M.feasibility(M.random_point(rng=0)) <= 1e-13
     assert Euclidean(3, 2).feasibility(np.ones((3, 2))) == 0.0
     assert Grassmann(6, 2).typical_dist == pytest.approx(math.pi / 2 * math.sqrt(2))
-    assert repr(Grassmann(4, 2, field="complex")) == "Grassmann(4, 2, retraction='qr', field='complex')"
+    expected = "Grassmann(4, 2, retraction='qr', field='complex')"
+    assert repr(Grassmann(4, 2, field="complex")) == expected
 
 
 def test_product_vector_arithmetic():
@@ -666,7 +674,7 @@ def test_product_vector_arithmetic():
 
 @pytest.mark.parametrize("field", ["real", "complex"])
 def test_grassmann_agrees_with_pymanopt(field):
-    """The reference implementation (pymanopt, the 'bench' extra): the same Hessian, exp, log, dist."""
+    """pymanopt's Grassmann (the 'bench' extra) gives the same Hessian, exp, log and dist."""
     pymanopt_manifolds = pytest.importorskip("pymanopt.manifolds")
     n, p = 7, 3
     reference = (pymanopt_manifolds.Grassmann(n, p) if field == "real"

@@ -70,7 +70,7 @@ def test_manifold_on_gpu(kind, dtype_name, retraction):
 
 @pytest.mark.parametrize("dtype_name", ["float32", "float64"])
 def test_grassmann_euclidean_product_on_gpu(dtype_name):
-    """The new manifolds keep CuPy arrays on the device: batches, exp/log, dist, cut-locus checks."""
+    """The new manifolds keep CuPy arrays on the device: batches, exp/log, dist."""
     M = Product([Grassmann(12, 3, retraction="polar"), Unitary(3), Euclidean(4, 2)])
     like = cupy.zeros(1, dtype=dtype_name)
     x = M.random_point(rng=0, like=like, shape=(5,))
