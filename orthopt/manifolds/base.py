@@ -339,8 +339,9 @@ class Manifold(abc.ABC):
         -------
         array, shape, dtype and device of x
             ``norm(x, v) = 1`` over the whole batch (a unit vector of the power
-            manifold; ``v / batch_norm(x, v)[..., None, None]`` gives unit vectors
-            point by point); v = 0 when the manifold has dimension 0.
+            manifold; dividing each point's block by its :meth:`batch_norm`
+            gives unit vectors point by point); v = 0 when the manifold has
+            dimension 0.
         """
         if self.dim == 0:
             # a point (Gr(n, n), O(1), SO(1)): the projection of a Gaussian is pure

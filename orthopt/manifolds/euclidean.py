@@ -15,8 +15,8 @@ Geometry
 * Transport: the identity (parallel transport of a flat space).
 * Feasibility: 0 — every finite array is a point.
 
-Random points: standard (complex) Gaussian entries, the Haar-free analogue
-used by pymanopt's ``Euclidean.random_point``.
+Random points: standard (complex) Gaussian entries — an unbounded space has
+no uniform distribution; pymanopt's ``Euclidean.random_point`` does the same.
 """
 
 from __future__ import annotations
