@@ -21,7 +21,7 @@ Geometry (quotient of the Stiefel manifold)
 * Principal angles 0 ≤ θ₁ ≤ … ≤ θ_p ≤ π/2 between 𝒳 and 𝒴 = span(y): the
   singular values of xᴴy are cos θ_i (Björck & Golub 1973).
   dist(𝒳, 𝒴) = ‖θ‖₂, the same angles as :func:`scipy.linalg.subspace_angles`.
-* Logarithm (Bendokat, Zimmermann & Absil 2024, Alg. 5.3): align the
+* Logarithm (the algorithm of Bendokat, Zimmermann & Absil 2024): align the
   representative of 𝒴 to x, y* = y Q Rᴴ with yᴴx = Q S Rᴴ (Procrustes), take
   the thin SVD (I − xxᴴ)y* = Û Ŝ V̂ᴴ, then log_x(y) = Û Θ V̂ᴴ with
   Θ = atan2(Ŝ, V̂ᴴ xᴴy* V̂) (θ = arcsin ŝ, computed stably for every angle).
