@@ -2,7 +2,8 @@
 
 The public names:
 
-* manifolds — :class:`Stiefel`, :class:`SpecialOrthogonal`, :class:`Unitary`;
+* manifolds — :class:`Stiefel`, :class:`SpecialOrthogonal`, :class:`Unitary`,
+  :class:`Grassmann`, :class:`Euclidean`, :class:`Product`;
 * problems and solvers — :class:`Problem`, :func:`minimize`,
   :class:`OptimizeResult`, :class:`RiemannianGradientDescent`,
   :class:`RiemannianConjugateGradient`, :class:`GivensCoordinateDescent`,
@@ -12,7 +13,7 @@ The public names:
   :func:`check_manifold`.
 """
 from .diagnostics import check_gradient, check_manifold, check_retraction
-from .manifolds import SpecialOrthogonal, Stiefel, Unitary
+from .manifolds import Euclidean, Grassmann, Product, SpecialOrthogonal, Stiefel, Unitary
 from .optim import (
     GivensCoordinateDescent,
     OptimizeResult,
@@ -31,6 +32,9 @@ __all__ = [
     "Stiefel",
     "SpecialOrthogonal",
     "Unitary",
+    "Grassmann",
+    "Euclidean",
+    "Product",
     "Problem",
     "RiemannianGradientDescent",
     "RiemannianConjugateGradient",

@@ -33,9 +33,15 @@ def test_batched_operations_equal_per_matrix(make, retraction):
     }
     for name, (batched, single) in cases.items():
         np.testing.assert_allclose(batched, np.stack(single), atol=tol, err_msg=name)
-    inner = manifold.inner_product(x, v, v)
+    # per point (k independent problems) and summed (one point of the power manifold Mᵏ)
+    inner = manifold.batch_inner_product(x, v, v)
     assert inner.shape == (3,)
     np.testing.assert_allclose(inner, 1.0, atol=tol)
+    total = manifold.inner_product(x, v, v)
+    assert total.shape == ()
+    np.testing.assert_allclose(total, 3.0, atol=3 * tol)
+    np.testing.assert_allclose(manifold.norm(x, v), np.sqrt(3.0), atol=3 * tol)
+    np.testing.assert_allclose(manifold.batch_norm(x, v), 1.0, atol=tol)
     assert manifold.check_point(manifold.retraction(x, 0.3 * v)) <= tol
     if manifold.p == manifold.n:
         y = manifold.exp(x, 0.3 * v)

@@ -1,96 +1,94 @@
-r"""The common skeleton of the matrix manifolds {x ∈ 𝔽^{n×p} : xᴴx = I}.
+r"""The manifold interface: what every manifold of orthopt answers.
 
-Every manifold in orthopt is a set of n×p matrices with orthonormal columns
-(𝔽 = ℝ or ℂ), possibly with an extra condition (det x = 1 for SO(n)). They
-share:
+A manifold ℳ here is a set of points stored as arrays of one shape
+(``point_shape``), with, at every point x, a tangent space T_xℳ whose vectors
+are stored as **ambient arrays of the point's shape** (for a Product: tuples of
+them), and an inner product ⟨·, ·⟩_x on it (the Riemannian metric).
 
-* the **embedded (Euclidean) metric** ⟨u, v⟩ = Re tr(uᴴv), inherited from
-  𝔽^{n×p} ≅ ℝ^{np} or ℝ^{2np};
-* **tangent vectors stored as ambient n×p matrices**: v is tangent at x iff
-  xᴴv is skew-Hermitian, xᴴv + vᴴx = 0 (differentiate xᴴx = I);
-* the **Riemannian gradient** as the orthogonal projection of the Euclidean
-  gradient onto the tangent space (true for any Riemannian submanifold with
-  the induced metric);
-* **transport by projection**: a tangent vector at x is carried to y by
-  projecting it onto the tangent space at y (a vector transport in the sense
-  of Absil, Mahony & Sepulchre 2008, §8.1).
+The abstract methods are exactly what a new manifold must write:
 
-Subclasses provide the projection, the retractions and random points. A
-retraction is a smooth map R_x from the tangent space at x onto the manifold
-with R_x(0) = x and d/dt R_x(tv)|_{t=0} = v: a first-order approximation of
-the exponential map that is cheap to compute.
+* ``dim`` and ``point_shape``;
+* ``projection(x, u)``: the orthogonal projection of an ambient u onto T_x
+  (for a quotient such as the Grassmann manifold: onto the horizontal space
+  that represents T_x);
+* ``euclidean_to_riemannian_hessian(x, g, h, v)``: Hess f(x)[v] from the
+  Euclidean gradient g = ∇f(x) and the Euclidean Hessian-vector product
+  h = ∇²f(x)[v] — the projection of h plus the manifold's Weingarten
+  (curvature) term;
+* ``retraction(x, v)``: a smooth map with R_x(0) = x and
+  d/dt R_x(tv)|₀ = v (Absil, Mahony & Sepulchre 2008, §4.1);
+* ``random_point``, ``feasibility`` (distance of an array from the constraint
+  set, 0 for a flat space) and ``projection_onto_manifold``.
 
-Arrays may carry leading batch dimensions, shape (..., n, p): every method
-then acts on each matrix of the stack independently.
+Everything else has a default that is right for a Riemannian submanifold of a
+Euclidean array space with the induced metric ⟨u, v⟩ = Re Σ ū v (and for the
+horizontal space of such a quotient): the Riemannian gradient is the projected
+Euclidean gradient, vector transport is projection onto the new tangent space,
+random tangent vectors are projected Gaussians. ``exp``, ``log`` and ``dist``
+raise NotImplementedError until a manifold defines them.
+
+Batches
+-------
+A stack of points, shape (*batch_shape, *point_shape), is acted on point by
+point by every method. Two readings of such a stack exist, and the metric
+methods offer both:
+
+* **summed** (the default, pymanopt's "k copies"): the stack is *one* point of
+  the power manifold ℳᵏ, whose metric is the sum of the k metrics.
+  :meth:`~Manifold.inner_product`, :meth:`~Manifold.norm` and
+  :meth:`~Manifold.dist` return 0-d arrays (the sum over the batch, and
+  √Σ d_i² for the distance), and :meth:`~Manifold.random_tangent_vector` is
+  a unit vector of ℳᵏ. A solver minimizing one scalar cost of the whole stack
+  uses these unchanged.
+* **per point** (k independent problems): :meth:`~Manifold.batch_inner_product`,
+  :meth:`~Manifold.batch_norm` and :meth:`~Manifold.batch_dist` return one
+  value per point, shape ``batch_shape``.
+
+References
+----------
+Absil, Mahony & Sepulchre (2008), Optimization Algorithms on Matrix
+Manifolds, Princeton. Boumal (2023), An Introduction to Optimization on
+Smooth Manifolds, Cambridge (ch. 3, 5, 7 and 9 on submanifolds, Hessians and
+quotients).
 """
 
 from __future__ import annotations
 
+import abc
 import math
 
 import numpy as np
 
 from .. import backend as be
-from ..backend import conj_transpose, finfo_eps, get_namespace, is_complex_dtype
+from ..backend import finfo_eps, get_namespace, is_complex_dtype
 
 __all__ = ["Manifold"]
 
 _DTYPE_NAMES = {"real": ("float32", "float64"), "complex": ("complex64", "complex128")}
 
 
-class Manifold:
-    """Base class of matrix manifolds with orthonormal columns.
+class Manifold(abc.ABC):
+    """Abstract Riemannian manifold whose points and tangent vectors are arrays.
 
     Parameters
     ----------
-    n, p : int
-        Points are n×p matrices, 1 ≤ p ≤ n.
-    field : {"real", "complex"}
-        Whether points are real (xᵀx = I) or complex (xᴴx = I).
-    retraction : str
-        Name of the retraction used by :meth:`retraction`; one of the
-        subclass's ``RETRACTIONS``.
+    field : {"real", "complex"}, default "real"
+        Whether points are real (float32/float64) or complex
+        (complex64/complex128) arrays.
+
+    Notes
+    -----
+    Subclasses write the abstract methods (see the module docstring); the
+    others default to the formulas of an embedded submanifold with the
+    Euclidean metric Re Σ ū v.
     """
 
-    RETRACTIONS: tuple = ()
-
-    def __init__(self, n, p, field="real", retraction="qr"):
-        for name, value in (("n", n), ("p", p)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-                raise TypeError(f"{name} must be an integer, got {value!r}")
-        if n < 1:
-            raise ValueError(f"n must be at least 1, got n={n}")
-        if p < 1:
-            raise ValueError(f"p must be at least 1, got p={p}")
-        if p > n:
-            raise ValueError(
-                f"p={p} > n={n}: at most n orthonormal columns fit in n dimensions; "
-                f"use p ≤ n (or transpose your problem)"
-            )
+    def __init__(self, field="real"):
         if field not in _DTYPE_NAMES:
             raise ValueError(f"field must be 'real' or 'complex', got {field!r}")
-        if retraction not in self.RETRACTIONS:
-            raise ValueError(
-                f"unknown retraction {retraction!r} for {type(self).__name__}; "
-                f"valid names: {', '.join(repr(r) for r in self.RETRACTIONS)}"
-            )
-        self._n = int(n)
-        self._p = int(p)
         self._field = field
-        self._retraction_name = retraction
-        self._retract = getattr(self, f"_retract_{retraction}")
 
     # -- description --------------------------------------------------------
-
-    @property
-    def n(self):
-        """Number of rows of a point."""
-        return self._n
-
-    @property
-    def p(self):
-        """Number of columns of a point."""
-        return self._p
 
     @property
     def field(self):
@@ -99,62 +97,108 @@ class Manifold:
 
     @property
     def is_complex(self):
-        """True for manifolds of complex matrices."""
+        """True for manifolds of complex arrays."""
         return self._field == "complex"
 
     @property
-    def retraction_name(self):
-        """The name of the retraction used by :meth:`retraction`."""
-        return self._retraction_name
-
-    @property
-    def point_shape(self):
-        """Shape (n, p) of one point."""
-        return (self._n, self._p)
-
-    @property
-    def dim(self):  # pragma: no cover - abstract
+    @abc.abstractmethod
+    def dim(self):
         """Dimension of the manifold as a real manifold."""
-        raise NotImplementedError
+
+    @property
+    @abc.abstractmethod
+    def point_shape(self):
+        """Shape of one point (without batch axes), a tuple of ints."""
+
+    @property
+    def point_ndim(self):
+        """Number of trailing axes that hold one point: ``len(point_shape)``."""
+        return len(self.point_shape)
 
     @property
     def typical_dist(self):
-        """A typical distance between two points (the scale of a first step)."""
-        return math.sqrt(self._p)
+        """A typical distance between two points (the scale of a first step): √dim."""
+        return math.sqrt(max(self.dim, 1))
 
-    def __repr__(self):
-        return f"{type(self).__name__}({self._n}, {self._p}, retraction={self._retraction_name!r})"
+    def batch_shape(self, x):
+        """The leading batch axes of x: ``x.shape`` without the trailing ``point_shape``.
+
+        Parameters
+        ----------
+        x : array, shape (*batch_shape, *point_shape)
+
+        Returns
+        -------
+        tuple of int (``()`` for a single point)
+        """
+        return tuple(x.shape[: x.ndim - self.point_ndim])
 
     # -- metric --------------------------------------------------------------
 
     def inner_product(self, x, u, v):
-        """Embedded metric ⟨u, v⟩_x = Re tr(uᴴv).
+        """Riemannian metric ⟨u, v⟩_x, summed over a batch (the power-manifold metric).
+
+        The default is the embedded metric Re Σ ū v, the Euclidean inner product of
+        the ambient arrays (Re tr(uᴴv) for matrices), which does not depend on x.
 
         Parameters
         ----------
-        x : array, shape (..., n, p)
-            Base point (the metric does not depend on it).
-        u, v : array, shape (..., n, p)
+        x : array, shape (*batch_shape, *point_shape)
+            Base point.
+        u, v : array, shape (*batch_shape, *point_shape)
             Tangent vectors at x.
 
         Returns
         -------
-        0-d array (real), or shape (...) for batched input
+        0-d real array (of u's real dtype)
+            For a batch: the sum over its points (see :meth:`batch_inner_product`
+            for one value per point).
         """
         xp = get_namespace(u, v)
         prod = xp.conj(u) * v if is_complex_dtype(xp, u.dtype) else u * v
-        return xp.real(xp.sum(prod, axis=(-2, -1)))
+        return xp.real(xp.sum(prod))
+
+    def batch_inner_product(self, x, u, v):
+        """⟨u_i, v_i⟩_{x_i} for each point of a batch: the k-independent-problems metric.
+
+        Parameters
+        ----------
+        x, u, v : array, shape (*batch_shape, *point_shape)
+
+        Returns
+        -------
+        real array, shape batch_shape (0-d for a single point)
+        """
+        xp = get_namespace(u, v)
+        prod = xp.conj(u) * v if is_complex_dtype(xp, u.dtype) else u * v
+        axes = tuple(range(-self.point_ndim, 0))
+        return xp.real(xp.sum(prod, axis=axes))
 
     def norm(self, x, v):
-        """Norm ‖v‖_x = √⟨v, v⟩_x (the Frobenius norm of the ambient matrix)."""
+        """‖v‖_x = √⟨v, v⟩_x, over the whole batch (0-d real array)."""
         xp = get_namespace(v)
         return xp.sqrt(self.inner_product(x, v, v))
 
+    def batch_norm(self, x, v):
+        """‖v_i‖_{x_i} for each point of a batch, shape batch_shape."""
+        xp = get_namespace(v)
+        return xp.sqrt(self.batch_inner_product(x, v, v))
+
     # -- tangent spaces ------------------------------------------------------
 
-    def projection(self, x, u):  # pragma: no cover - abstract
-        """Orthogonal projection of an ambient u onto the tangent space at x."""
-        raise NotImplementedError
+    @abc.abstractmethod
+    def projection(self, x, u):
+        """Orthogonal projection of an ambient u onto the tangent space at x.
+
+        Parameters
+        ----------
+        x : array, shape (*batch_shape, *point_shape)
+        u : array, shape (*batch_shape, *point_shape), any ambient array
+
+        Returns
+        -------
+        array, shape of u, tangent at x
+        """
 
     def to_tangent_space(self, x, u):
         """Alias of :meth:`projection` (pymanopt's name)."""
@@ -163,74 +207,167 @@ class Manifold:
     def euclidean_to_riemannian_gradient(self, x, euclidean_gradient):
         """Riemannian gradient: the tangent projection of the Euclidean one.
 
-        Parameters
-        ----------
-        x : array, shape (..., n, p)
-        euclidean_gradient : array, shape (..., n, p)
-            ∂f/∂x of a smooth extension of f to 𝔽^{n×p} (for complex x:
-            ∂f/∂Re x + i ∂f/∂Im x).
-        """
-        return self.projection(x, euclidean_gradient)
-
-    def euclidean_to_riemannian_hessian(self, x, euclidean_gradient, euclidean_hessian, v):
-        r"""Riemannian Hessian-vector product from Euclidean derivatives.
-
-        For the embedded metric (Absil, Mahony & Trumpler 2013):
-        Hess f(x)[v] = P_x(∇²f(x)[v] − v herm(xᴴ∇f(x))).
+        Right for any Riemannian submanifold with the induced metric, and for the
+        horizontal lift of the gradient on a Riemannian quotient of one.
 
         Parameters
         ----------
-        x, euclidean_gradient, euclidean_hessian, v : array, shape (..., n, p)
-            The point, ∇f(x), ∇²f(x)[v] and the tangent direction v.
-        """
-        from ..linalg import herm
-
-        correction = v @ herm(conj_transpose(x) @ euclidean_gradient)
-        return self.projection(x, euclidean_hessian - correction)
-
-    def transport(self, x, y, v):
-        """Vector transport by projection: carry v ∈ T_x to T_y as P_y(v)."""
-        return self.projection(y, v)
-
-    def zero_vector(self, x):
-        """The zero tangent vector at x."""
-        xp = get_namespace(x)
-        return xp.zeros_like(x)
-
-    # -- retractions ---------------------------------------------------------
-
-    def retraction(self, x, v):
-        """Move from x along the tangent vector v: R_x(v), on the manifold.
-
-        Parameters
-        ----------
-        x : array, shape (..., n, p)
-            A point.
-        v : array, shape (..., n, p)
-            A tangent vector at x.
+        x : array, shape (*batch_shape, *point_shape)
+        euclidean_gradient : array, shape (*batch_shape, *point_shape)
+            ∂f/∂x of a smooth extension of f to the ambient space (for complex
+            x: ∂f/∂Re x + i ∂f/∂Im x).
 
         Returns
         -------
-        array, shape (..., n, p)
-            The retracted point, same dtype and device as x.
+        array, shape of x
         """
-        _check_same_shape(x, v, "the tangent vector v")
-        return self._retract(x, v)
+        return self.projection(x, euclidean_gradient)
 
-    def exp(self, x, v):  # pragma: no cover - abstract
-        """Riemannian exponential map (geodesic of the embedded metric)."""
-        raise NotImplementedError
+    @abc.abstractmethod
+    def euclidean_to_riemannian_hessian(self, x, euclidean_gradient, euclidean_hessian, v):
+        """Riemannian Hessian-vector product Hess f(x)[v] from Euclidean derivatives.
 
-    def log(self, x, y):  # pragma: no cover - abstract
-        raise NotImplementedError
+        Parameters
+        ----------
+        x : array, shape (*batch_shape, *point_shape)
+        euclidean_gradient : array, shape of x
+            ∇f(x).
+        euclidean_hessian : array, shape of x
+            ∇²f(x)[v], the Euclidean Hessian applied to v.
+        v : array, shape of x
+            Tangent direction at x.
 
-    def dist(self, x, y):  # pragma: no cover - abstract
-        raise NotImplementedError
+        Returns
+        -------
+        array, shape of x, tangent at x
+        """
+
+    def transport(self, x, y, v):
+        """Vector transport by projection: carry v ∈ T_x to T_y as P_y(v).
+
+        Parameters
+        ----------
+        x, y : array, shape (*batch_shape, *point_shape)
+        v : array, tangent at x
+
+        Returns
+        -------
+        array, tangent at y
+        """
+        return self.projection(y, v)
+
+    def zero_vector(self, x):
+        """The zero tangent vector at x (shape, dtype and device of x)."""
+        xp = get_namespace(x)
+        return xp.zeros_like(x)
+
+    # -- moving --------------------------------------------------------------
+
+    @abc.abstractmethod
+    def retraction(self, x, v):
+        """R_x(v): a point reached from x along the tangent vector v.
+
+        Parameters
+        ----------
+        x : array, shape (*batch_shape, *point_shape)
+        v : array, shape of x, tangent at x
+
+        Returns
+        -------
+        array, shape of x, same dtype and device
+        """
+
+    def exp(self, x, v):
+        """Riemannian exponential map exp_x(v) (the geodesic from x with velocity v at t = 1)."""
+        raise NotImplementedError(
+            f"{self!r} has no exponential map; use M.retraction(x, v), a first-order "
+            f"approximation of it"
+        )
+
+    def log(self, x, y):
+        """Riemannian logarithm: the tangent vector v at x of smallest norm with exp_x(v) = y."""
+        raise NotImplementedError(f"{self!r} has no logarithm map (log) implemented")
+
+    def dist(self, x, y):
+        """Riemannian distance ‖log_x(y)‖_x; for a batch √Σ d(x_i, y_i)² (0-d real array).
+
+        Parameters
+        ----------
+        x, y : array, shape (*batch_shape, *point_shape)
+
+        Returns
+        -------
+        0-d real array
+        """
+        return self.norm(x, self.log(x, y))
+
+    def batch_dist(self, x, y):
+        """d(x_i, y_i) for each point of a batch: real array, shape batch_shape."""
+        return self.batch_norm(x, self.log(x, y))
 
     # -- random sampling -----------------------------------------------------
 
+    @abc.abstractmethod
+    def random_point(self, rng=None, dtype=None, like=None, shape=()):
+        """A random point (or a stack of independent ones).
+
+        Parameters
+        ----------
+        rng : None, int or numpy.random.Generator
+            Seed or generator; the same seed gives the same point on every backend.
+        dtype : dtype or str, optional
+            Default float64 (complex128 for complex manifolds), or ``like``'s.
+        like : array, optional
+            Create the point in this array's namespace and on its device.
+        shape : int or tuple of int, default ()
+            Batch shape: the result has shape (*shape, *point_shape).
+
+        Returns
+        -------
+        array, shape (*shape, *point_shape)
+        """
+
+    def random_tangent_vector(self, x, rng=None):
+        """A random unit tangent vector at x (a projected Gaussian).
+
+        Parameters
+        ----------
+        x : array, shape (*batch_shape, *point_shape)
+        rng : None, int or numpy.random.Generator
+
+        Returns
+        -------
+        array, shape, dtype and device of x
+            ``norm(x, v) = 1`` over the whole batch (a unit vector of the power
+            manifold; dividing each point's block by its :meth:`batch_norm`
+            gives unit vectors point by point); v = 0 when the manifold has
+            dimension 0.
+        """
+        if self.dim == 0:
+            # a point (Gr(n, n), O(1), SO(1)): the projection of a Gaussian is pure
+            # rounding error, which the normalization would blow up to norm 1
+            return self.zero_vector(x)
+        xp = get_namespace(x)
+        u = self._gaussian(tuple(x.shape), rng, xp, x.dtype, x)
+        # Project, normalize, and project and normalize once more: when u lies
+        # almost in the normal space (likely when the tangent space is small, e.g.
+        # SO(2) or U(1), both of dimension 1), P_x(u) is short and its rounding
+        # error, of size eps·‖u‖, is magnified by 1/‖P_x(u)‖ in the normalization
+        # (a normal component of 250·eps was seen on SO(2)); the second projection
+        # removes it.
+        v = self._unit(x, self.projection(x, u))
+        return self._unit(x, self.projection(x, v))
+
+    def _unit(self, x, v):
+        """v / ‖v‖, and v unchanged when ‖v‖ = 0."""
+        xp = get_namespace(x)
+        norm = self.norm(x, v)
+        # zero-dimensional manifolds (St(1, 1) = O(1), SO(1)) only have v = 0
+        safe = xp.where(norm > 0, norm, xp.ones_like(norm))
+        return v / xp.astype(safe, x.dtype)
+
     def _target(self, dtype, like):
-        """Resolve the (namespace, dtype, device-template) of a new point."""
+        """Resolve the (namespace, dtype) of a new point from ``dtype`` and ``like``."""
         default = _DTYPE_NAMES[self._field][1]
         if like is not None:
             xp = get_namespace(like)
@@ -259,7 +396,7 @@ class Manifold:
         return xp, dtype
 
     def _gaussian(self, shape, rng, xp, dtype, like):
-        """Standard (complex) Gaussian host array moved to the target."""
+        """Standard (complex) Gaussian host array of ``shape`` moved to the target."""
         rng = be.default_rng(rng)
         g = rng.standard_normal(shape)
         if self.is_complex:
@@ -268,68 +405,82 @@ class Manifold:
             return np.asarray(g, dtype=dtype)
         return be.asarray_like(g, like=like, dtype=dtype)
 
-    def random_point(self, rng=None, dtype=None, like=None):  # pragma: no cover
-        raise NotImplementedError
-
-    def random_tangent_vector(self, x, rng=None):
-        """A random unit-norm tangent vector at x (projected Gaussian).
-
-        Parameters
-        ----------
-        x : array, shape (n, p)
-        rng : None, int or numpy.random.Generator
-
-        Returns
-        -------
-        array, shape (n, p), dtype and device of x, ‖v‖ = 1 (v = 0 when the
-        manifold has dimension 0)
-        """
-        xp = get_namespace(x)
-        u = self._gaussian(x.shape, rng, xp, x.dtype, x)
-        # Project, normalize, and project and normalize once more: when u lies
-        # almost in the normal space (likely when the tangent space is small, e.g.
-        # SO(2) or U(1), both of dimension 1), P_x(u) is short and its rounding
-        # error, of size eps·‖u‖, is magnified by 1/‖P_x(u)‖ in the normalization
-        # (a normal component of 250·eps was seen on SO(2)); the second projection
-        # removes it.
-        v = self._unit(x, self.projection(x, u))
-        return self._unit(x, self.projection(x, v))
-
-    def _unit(self, x, v):
-        """v / ‖v‖, and v unchanged when ‖v‖ = 0."""
-        xp = get_namespace(x)
-        norm = self.norm(x, v)
-        # zero-dimensional manifolds (St(1, 1) = O(1), SO(1)) only have v = 0
-        safe = xp.where(norm > 0, norm, xp.ones_like(norm))
-        return v / xp.astype(safe, x.dtype)
-
     # -- validation ----------------------------------------------------------
 
-    def default_atol(self, dtype, xp=None):
-        """Default feasibility tolerance for :meth:`check_point`: 1000·eps(dtype)·√n."""
-        xp = get_namespace(np.empty(0)) if xp is None else xp
-        return 1000 * finfo_eps(xp, dtype) * math.sqrt(self._n)
+    #: how :meth:`check_point`'s message names the feasibility error
+    _FEASIBILITY_NAME = "feasibility error"
 
+    @abc.abstractmethod
     def feasibility(self, x):
-        """‖xᴴx − I‖_F (the largest over a batch), as a float."""
+        """Distance of an array x from the constraint set (0 for a flat space), as a float.
+
+        The largest value over a batch; :meth:`check_point` compares it with
+        :meth:`default_atol`.
+        """
+
+    @abc.abstractmethod
+    def projection_onto_manifold(self, x):
+        """The nearest point of the manifold to an ambient array x (shape of x)."""
+
+    def default_atol(self, dtype, xp=None):
+        """Default feasibility tolerance for :meth:`check_point`: 1000·eps(dtype)·√n₁.
+
+        n₁ is the length of the first axis of a point (n for n×p matrices).
+        """
+        xp = get_namespace(np.empty(0)) if xp is None else xp
+        first_axis = self.point_shape[0] if self.point_shape else 1
+        return 1000 * finfo_eps(xp, dtype) * math.sqrt(first_axis)
+
+    def _check_array(self, x, name="x"):
+        """Type, trailing shape, dtype (floating, of the manifold's field) and finiteness of x."""
+        if not be._is_array(x):
+            raise TypeError(
+                f"{name} must be an array (NumPy, CuPy, array-api-strict, ...), "
+                f"got {type(x).__name__}"
+            )
         xp = get_namespace(x)
-        gram = conj_transpose(x) @ x
-        ident = be.eye_like(gram)
-        return float(xp.max(xp.linalg.matrix_norm(gram - ident)))
+        shape = self.point_shape
+        if x.ndim < len(shape) or tuple(x.shape[x.ndim - len(shape):]) != shape:
+            where = "×".join(str(s) for s in shape)
+            raise ValueError(
+                f"{name} has shape {tuple(x.shape)}, but points of {self!r} are "
+                f"{where} arrays: shape {shape} "
+                f"(or {(2,) + shape} for a batch of 2 points)"
+            )
+        if not xp.isdtype(x.dtype, ("real floating", "complex floating")):
+            raise ValueError(
+                f"{name} has dtype {x.dtype}; points must be floating point: "
+                f"{' or '.join(_DTYPE_NAMES[self._field])} (use x.astype(...))"
+            )
+        if is_complex_dtype(xp, x.dtype) and not self.is_complex:
+            raise ValueError(
+                f"{name} has complex dtype {x.dtype} but {self!r} is a real manifold; "
+                f"pass a real array, or use a complex manifold (Unitary, or "
+                f"field='complex') for complex points"
+            )
+        if not is_complex_dtype(xp, x.dtype) and self.is_complex:
+            raise ValueError(
+                f"{name} has real dtype {x.dtype} but {self!r} is a complex manifold; "
+                f"convert with x.astype(complex128) (or complex64)"
+            )
+        if not bool(xp.all(xp.isfinite(x))):
+            raise ValueError(f"{name} contains NaN or inf entries; "
+                             f"a point of {self!r} must be finite")
+        return xp
 
     def check_point(self, x, atol=None):
-        """Validate a point and return its feasibility error ‖xᴴx − I‖_F.
+        """Validate a point (or a stack of points) and return its feasibility error.
 
         Parameters
         ----------
-        x : array, shape (..., n, p)
+        x : array, shape (*batch_shape, *point_shape)
         atol : float, optional
-            Largest accepted ‖xᴴx − I‖_F; default :meth:`default_atol`.
+            Largest accepted :meth:`feasibility`; default :meth:`default_atol`.
 
         Returns
         -------
         float
-            ‖xᴴx − I‖_F (the largest over a batch).
+            :meth:`feasibility` of x (the largest over a batch).
 
         Raises
         ------
@@ -340,59 +491,15 @@ class Manifold:
             real on a complex one), NaN or inf entries, or a point off the
             manifold (the message gives the error and the fix).
         """
-        if not be._is_array(x):
-            raise TypeError(
-                f"x must be an array (NumPy, CuPy, array-api-strict, ...), got {type(x).__name__}"
-            )
-        xp = get_namespace(x)
-        if x.ndim < 2 or tuple(x.shape[-2:]) != self.point_shape:
-            raise ValueError(
-                f"x has shape {tuple(x.shape)}, but points of {self!r} are "
-                f"{self._n}×{self._p} matrices: shape {self.point_shape} "
-                f"(or (k, {self._n}, {self._p}) for a batch of k points)"
-            )
-        if not xp.isdtype(x.dtype, ("real floating", "complex floating")):
-            raise ValueError(
-                f"x has dtype {x.dtype}; points must be floating point: "
-                f"{' or '.join(_DTYPE_NAMES[self._field])} (use x.astype(...))"
-            )
-        if is_complex_dtype(xp, x.dtype) and not self.is_complex:
-            raise ValueError(
-                f"x has complex dtype {x.dtype} but {self!r} is a real manifold; "
-                f"pass a real array, or use a complex manifold (Unitary, or "
-                f"Stiefel(..., field='complex')) for xᴴx = I"
-            )
-        if not is_complex_dtype(xp, x.dtype) and self.is_complex:
-            raise ValueError(
-                f"x has real dtype {x.dtype} but {self!r} is a complex manifold; "
-                f"convert with x.astype(complex128) (or complex64)"
-            )
-        if not bool(xp.all(xp.isfinite(x))):
-            raise ValueError(f"x contains NaN or inf entries; a point of {self!r} must be finite")
+        xp = self._check_array(x)
         err = self.feasibility(x)
         atol = self.default_atol(x.dtype, xp) if atol is None else atol
         if not err <= atol:
             raise ValueError(
-                f"x is not on {self!r}: ‖xᴴx − I‖ = {err:.1e} > atol = {atol:.1e}; "
+                f"x is not on {self!r}: {self._FEASIBILITY_NAME} = {err:.1e} > atol = {atol:.1e}; "
                 f"pass x = M.projection_onto_manifold(x) to use the nearest point"
             )
         return err
-
-    def projection_onto_manifold(self, x):
-        """The nearest point of the manifold to an ambient x (its polar factor).
-
-        Parameters
-        ----------
-        x : array, shape (..., n, p), full column rank
-
-        Returns
-        -------
-        array, shape (..., n, p): u vᴴ from the thin SVD x = u s vᴴ, the
-        minimizer of ‖x − y‖_F over the manifold (Fan & Hoffman 1955).
-        """
-        xp = get_namespace(x)
-        u, _, vh = xp.linalg.svd(x, full_matrices=False)
-        return u @ vh
 
 
 def _check_same_shape(x, v, what):
@@ -403,3 +510,16 @@ def _check_same_shape(x, v, what):
     if x_shape != v_shape:
         raise ValueError(f"{what} has shape {v_shape} but the point x has shape {x_shape}; "
                          f"tangent vectors are ambient matrices of x's shape")
+
+
+def _batch_tuple(shape):
+    """A batch-shape argument as a tuple: 3 → (3,), None → ()."""
+    if shape is None:
+        return ()
+    if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
+        shape = (shape,)
+    shape = tuple(shape)
+    for s in shape:
+        if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0:
+            raise ValueError(f"shape must be a tuple of non-negative integers, got {shape!r}")
+    return tuple(int(s) for s in shape)

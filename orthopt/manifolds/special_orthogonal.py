@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from ..backend import get_namespace
 from ..linalg import qr_positive
+from .base import _batch_tuple
 from .stiefel import Stiefel
 
 __all__ = ["SpecialOrthogonal"]
@@ -61,10 +62,14 @@ class SpecialOrthogonal(Stiefel):
         """n(n−1)/2."""
         return self.n * (self.n - 1) // 2
 
-    def random_point(self, rng=None, dtype=None, like=None):
-        """A Haar-distributed random rotation, shape (n, n). See :meth:`Stiefel.random_point`."""
+    def random_point(self, rng=None, dtype=None, like=None, shape=()):
+        """Haar-distributed random rotations, shape (*shape, n, n).
+
+        See :meth:`Stiefel.random_point` for the parameters.
+        """
         xp, dtype = self._target(dtype, like)
-        q, _ = qr_positive(self._gaussian(self.point_shape, rng, xp, dtype, like))
+        g = self._gaussian(_batch_tuple(shape) + self.point_shape, rng, xp, dtype, like)
+        q, _ = qr_positive(g)
         # flip the first column where det = −1: O(n)⁻ → SO(n) preserves Haar measure
         det = xp.linalg.det(q)
         # xp.where with two Python scalars is not array-API (array-api-strict rejects it)

@@ -44,6 +44,13 @@ Retractions (all land exactly on St(n, p) up to rounding)
     span(x, v) (q spans the component of v orthogonal to x), which keeps the
     cost O(np²).
 
+Logarithm and distance: for p = n (O(n), U(n)) log_x(y) = x logm(xᴴy), the
+principal logarithm, defined when xᴴy has no eigenvalue −1 (and, on O(n), when
+x and y lie in the same component); dist(x, y) = ‖logm(xᴴy)‖_F. For p < n
+the logarithm has no closed form (Zimmermann 2017) and :meth:`Stiefel.log`
+raises; :class:`~orthopt.manifolds.Grassmann` measures the distance between the
+spanned subspaces.
+
 Random points: the Q factor (positive diagonal R) of an n×p standard Gaussian
 matrix is uniformly (Haar) distributed on St(n, p) (Mezzadri 2007).
 
@@ -53,7 +60,9 @@ Edelman, Arias & Smith (1998), The geometry of algorithms with orthogonality
 constraints, SIAM J. Matrix Anal. Appl. 20(2). Absil, Mahony & Sepulchre
 (2008), Optimization Algorithms on Matrix Manifolds, Princeton. Wen & Yin
 (2013), A feasible method for optimization with orthogonality constraints,
-Math. Program. 142.
+Math. Program. 142. Zimmermann (2017), A matrix-algebraic algorithm for the
+Riemannian logarithm on the Stiefel manifold under the canonical metric, SIAM
+J. Matrix Anal. Appl. 38(2).
 """
 
 from __future__ import annotations
@@ -62,7 +71,15 @@ import functools
 
 import numpy as np
 
-from ..backend import conj_transpose, device_of, eye_like, get_namespace, to_float
+from ..backend import (
+    conj_transpose,
+    device_of,
+    eye_like,
+    finfo_eps,
+    get_namespace,
+    is_complex_dtype,
+    to_float,
+)
 from ..linalg import (
     apply_givens,
     cholesky_qr,
@@ -75,7 +92,7 @@ from ..linalg import (
     qr_positive,
     skew,
 )
-from .base import Manifold
+from .orthonormal import OrthonormalColumns
 
 __all__ = ["Stiefel"]
 
@@ -88,7 +105,7 @@ def _rounds(n):
     return givens_round_robin(n)
 
 
-class Stiefel(Manifold):
+class Stiefel(OrthonormalColumns):
     """The Stiefel manifold St(n, p) of n×p matrices with orthonormal columns.
 
     Parameters
@@ -182,23 +199,71 @@ class Stiefel(Manifold):
         return self.exp(x, v)
 
     def log(self, x, y):
-        """Riemannian logarithm: only for p = n (the group O(n) / U(n)).
+        r"""Riemannian logarithm: only for p = n, the group O(n) (U(n) for 𝔽 = ℂ).
 
-        For p < n the embedded-metric logarithm of St(n, p) has no closed form
-        (it needs an iterative shooting method, Zimmermann 2017), which orthopt
-        does not provide.
+        For p = n, log_x(y) = x logm(xᴴy) with the principal logarithm of the
+        unitary matrix xᴴy (eigenvalues e^{iθ} ↦ iθ, θ ∈ (−π, π)).
+
+        Parameters
+        ----------
+        x, y : array, shape (..., n, n)
+
+        Returns
+        -------
+        array, shape (..., n, n), tangent at x
+
+        Raises
+        ------
+        NotImplementedError
+            For p < n: the embedded-metric logarithm of St(n, p) has no closed
+            form (it needs an iterative shooting method, Zimmermann 2017).
+        ValueError
+            When x and y lie in different components of O(n) (det xᵀy = −1: no
+            geodesic joins them), or when xᴴy has an eigenvalue −1 (y is on the
+            cut locus of x: several shortest geodesics, the log is not unique).
         """
         if self.p != self.n:
             raise NotImplementedError(
                 f"log on {self!r}: the Stiefel logarithm for p < n has no closed form "
-                "(it needs an iterative shooting method); use SpecialOrthogonal or "
-                "Unitary for p = n, or measure distances between subspaces instead"
+                "(it needs an iterative shooting method, Zimmermann 2017); for distances "
+                f"between the spanned subspaces use Grassmann({self.n}, {self.p}) (principal "
+                "angles), and for p = n use SpecialOrthogonal or Unitary"
             )
-        return x @ log_unitary(conj_transpose(x) @ y)
+        return x @ _group_log(conj_transpose(x) @ y, self)
 
     def dist(self, x, y):
-        """Geodesic distance ‖log_x(y)‖ (only for p = n, see :meth:`log`)."""
-        return self.norm(x, self.log(x, y))
+        """Geodesic distance ‖logm(xᴴy)‖_F (only for p = n, see :meth:`log`).
+
+        Parameters
+        ----------
+        x, y : array, shape (..., n, n)
+
+        Returns
+        -------
+        0-d real array: √Σ d_i² over a batch (see :meth:`batch_dist` for one
+        value per point)
+        """
+        return super().dist(x, y)
+
+    # -- second order ----------------------------------------------------------
+
+    def euclidean_to_riemannian_hessian(self, x, euclidean_gradient, euclidean_hessian, v):
+        r"""Riemannian Hessian-vector product from Euclidean derivatives.
+
+        For the embedded metric (Absil, Mahony & Trumpf 2013):
+        Hess f(x)[v] = P_x(∇²f(x)[v] − v herm(xᴴ∇f(x))).
+
+        Parameters
+        ----------
+        x, euclidean_gradient, euclidean_hessian, v : array, shape (..., n, p)
+            The point, ∇f(x), ∇²f(x)[v] and the tangent direction v.
+
+        Returns
+        -------
+        array, shape (..., n, p), tangent at x
+        """
+        correction = v @ herm(conj_transpose(x) @ euclidean_gradient)
+        return self.projection(x, euclidean_hessian - correction)
 
     # -- retractions ---------------------------------------------------------
 
@@ -275,28 +340,44 @@ class Stiefel(Manifold):
         rotated = _givens_sweep(w, a)
         return xp.concat([x, q], axis=-1) @ rotated
 
-    # -- sampling ------------------------------------------------------------
 
-    def random_point(self, rng=None, dtype=None, like=None):
-        """A Haar-distributed (uniform) random point.
+def _group_log(u, manifold):
+    """Principal logarithm of u = xᴴy on O(n) / U(n), with clear errors where it fails.
 
-        Parameters
-        ----------
-        rng : None, int or numpy.random.Generator
-            Seed or generator; the same seed gives the same point on every backend.
-        dtype : dtype or str, optional
-            float64 (complex128 for complex manifolds) by default, or ``like``'s.
-        like : array, optional
-            Create the point in this array's namespace and on its device.
+    Parameters
+    ----------
+    u : array, shape (..., n, n), orthogonal (unitary) up to rounding
+    manifold : Stiefel
+        For the error messages.
 
-        Returns
-        -------
-        array, shape (n, p)
-        """
-        xp, dtype = self._target(dtype, like)
-        g = self._gaussian(self.point_shape, rng, xp, dtype, like)
-        q, _ = qr_positive(g)
-        return q
+    Returns
+    -------
+    array, shape (..., n, n), skew-Hermitian
+    """
+    xp = get_namespace(u)
+    n = u.shape[-1]
+    eps = finfo_eps(xp, u.dtype)
+    if not is_complex_dtype(xp, u.dtype):
+        det = xp.linalg.det(u)
+        if bool(xp.any(det < 0)):
+            raise ValueError(
+                f"log on {manifold!r}: x and y lie in different components of O({n}) "
+                f"(det(xᵀy) = {float(xp.min(det)):+.3f}); no geodesic joins them, so the "
+                f"logarithm and the distance are not defined. Negate one column of y to "
+                f"compare it within SO({n}), or compare subspaces with Grassmann"
+            )
+    # xᴴy has an eigenvalue −1 ⇔ I + xᴴy is singular: y is on the cut locus of x,
+    # where at least two shortest geodesics (θ = +π and θ = −π) reach it
+    gap = xp.min(xp.linalg.svdvals(eye_like(u) + u), axis=-1)
+    tol = 100 * eps * n
+    if bool(xp.any(gap <= tol)):
+        raise ValueError(
+            f"log on {manifold!r}: xᴴy has an eigenvalue −1 (smallest singular value of "
+            f"I + xᴴy = {float(xp.min(gap)):.1e} ≤ {tol:.1e}), so y is on the cut locus of x: "
+            f"several shortest geodesics join them and the logarithm is not unique there. "
+            f"Perturb y, or step with M.retraction / M.exp instead"
+        )
+    return log_unitary(u)
 
 
 def _batched_eye(a):

@@ -8,8 +8,9 @@ Geometry (bi-invariant metric)
   (Ωᴴ = −Ω: imaginary diagonal, off-diagonal Ω_ji = −conj(Ω_ij)); real
   dimension n².
 * Metric: ⟨u, v⟩ = Re tr(uᴴv). Projection: x skew(xᴴu), skew(a) = ½(a − aᴴ).
-* exp_x(v) = x expm(xᴴv); log_x(y) = x logm(xᴴy) (principal branch), always
-  defined since U(n) is connected; dist = ‖logm(xᴴy)‖_F.
+* exp_x(v) = x expm(xᴴv); log_x(y) = x logm(xᴴy) (principal branch),
+  dist = ‖logm(xᴴy)‖_F. U(n) is connected, but the log is unique only when
+  xᴴy has no eigenvalue −1; on that cut locus :meth:`~Unitary.log` raises.
 * Retractions: exp, Cayley, QR, polar, and a Givens sweep of complex
   rotations [[c, s], [−s̄, c]] after the diagonal phases exp(Ω_ii).
 

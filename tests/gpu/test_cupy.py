@@ -14,7 +14,10 @@ import pytest
 cupy = pytest.importorskip("cupy")
 
 from orthopt import (  # noqa: E402
+    Euclidean,
+    Grassmann,
     Problem,
+    Product,
     RiemannianGradientDescent,
     SpecialOrthogonal,
     Stiefel,
@@ -63,6 +66,28 @@ def test_manifold_on_gpu(kind, dtype_name, retraction):
     assert np.linalg.norm(gram - np.eye(M.p)) <= 100 * _eps(dtype_name) * math.sqrt(M.n * M.p)
     check = check_manifold(M, rng=2, like=like)
     assert check.passed, str(check)
+
+
+@pytest.mark.parametrize("dtype_name", ["float32", "float64"])
+def test_grassmann_euclidean_product_on_gpu(dtype_name):
+    """The new manifolds keep CuPy arrays on the device: batches, exp/log, dist."""
+    M = Product([Grassmann(12, 3, retraction="polar"), Unitary(3), Euclidean(4, 2)])
+    like = cupy.zeros(1, dtype=dtype_name)
+    x = M.random_point(rng=0, like=like, shape=(5,))
+    y = M.random_point(rng=1, like=like, shape=(5,))
+    assert all(isinstance(a, cupy.ndarray) and a.shape[0] == 5 for a in x)
+    v = M.random_tangent_vector(x, rng=2)
+    z = M.retraction(x, 0.5 * v)
+    assert M.check_point(z) <= M.default_atol(like.dtype)
+    tol = 1000 * _eps(dtype_name) * math.sqrt(12 * 3)
+    assert float(M.dist(x, M.exp(x, 0.5 * v))) == pytest.approx(0.5, abs=tol)
+    d = M.batch_dist(x, y)
+    assert isinstance(d, cupy.ndarray) and d.shape == (5,)
+    assert float(M.dist(x, y)) == pytest.approx(float(cupy.linalg.norm(d)), abs=tol)
+    G = Grassmann(12, 3, field="complex")
+    xg = G.random_point(rng=3, like=cupy.zeros(1, dtype="complex128"))
+    yg = G.random_point(rng=4, like=xg)
+    assert float(G.dist(xg, G.exp(xg, G.log(xg, yg)))) <= 1e-10
 
 
 def test_same_seed_same_point_as_numpy():
