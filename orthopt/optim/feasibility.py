@@ -28,7 +28,7 @@ import math
 
 from ..backend import asarray_like, conj_transpose, get_namespace
 from ..linalg import newton_schulz_step
-from ..manifolds import Stiefel
+from ..manifolds.orthonormal import OrthonormalColumns
 
 __all__ = ["FeasibilityGuard"]
 
@@ -46,7 +46,7 @@ class FeasibilityGuard:
     """
 
     def __init__(self, manifold, x, rng):
-        self.active = isinstance(manifold, Stiefel)
+        self.active = isinstance(manifold, OrthonormalColumns)
         self.n_restorations = 0
         if not self.active:
             return
