@@ -5,7 +5,10 @@
 The manifold is inferred from ``x0`` when not given: a real tall matrix lives
 on Stiefel(n, p); a real square matrix with det > 0 on SO(n) (det < 0: the
 orthogonal group Stiefel(n, n)); a complex square matrix on U(n); a complex
-tall matrix on the complex Stiefel manifold.
+tall matrix on the complex Stiefel manifold. A tuple (or list) of such
+matrices, ``x0 = (U0, V0)``, lives on the :class:`~orthopt.manifolds.Product`
+of their manifolds; a product with other factors (a free ``Euclidean``
+factor, a Grassmann factor) must be named: ``manifold=Product([...])``.
 """
 
 from __future__ import annotations
@@ -17,8 +20,9 @@ import inspect
 import numpy as np
 
 from ..backend import get_namespace, is_complex_dtype, to_float
-from ..manifolds import SpecialOrthogonal, Stiefel, Unitary
+from ..manifolds import Product, SpecialOrthogonal, Stiefel, Unitary
 from ..manifolds.base import Manifold
+from ..manifolds.points import as_point, is_product_point
 from .problem import Problem
 
 __all__ = ["minimize", "infer_manifold", "METHODS"]
@@ -41,10 +45,15 @@ def infer_manifold(x, retraction=None):
 
     Parameters
     ----------
-    x : array, shape (n, p)
+    x : array, shape (n, p), or tuple of such arrays
+        A tuple gives the Product of the factors' manifolds; each factor must
+        have orthonormal columns (else the error names it and asks for
+        ``manifold=Product([...])``).
     retraction : str, optional
         Retraction of the returned manifold (its default when omitted).
     """
+    if _is_tuple_of_arrays(x):
+        return _infer_product(x, retraction)
     if getattr(x, "ndim", None) != 2:
         raise ValueError(
             f"x0 must be a 2-D array (an n×p matrix), got shape {getattr(x, 'shape', None)}; "
@@ -65,6 +74,45 @@ def infer_manifold(x, retraction=None):
     return Stiefel(n, p, **kwargs)
 
 
+def _infer_product(x, retraction):
+    """Product of the inferred factors of a tuple x, or an error naming the factor that has none."""
+    factors = []
+    for i, a in enumerate(x):
+        advice = (f"pass manifold=Product([...]) naming every factor (Euclidean(*shape) for an "
+                  f"unconstrained one)")
+        try:
+            m = infer_manifold(a, retraction)
+        except ValueError as exc:
+            raise ValueError(f"factor {i} of x0: {exc}; or {advice}") from None
+        error = m.feasibility(a)
+        if error > m.default_atol(a.dtype, get_namespace(a)):
+            raise ValueError(
+                f"factor {i} of x0 (shape {tuple(a.shape)}) does not have orthonormal columns "
+                f"(‖xᴴx − I‖ = {error:.1e}), so its manifold cannot be inferred; {advice}, "
+                f"or orthonormalize it"
+            )
+        factors.append(m)
+    return Product(factors)
+
+
+def _is_tuple_of_arrays(x):
+    """A product point: a tuple/list of arrays (or of such tuples), not a nested list of numbers."""
+    return is_product_point(x) and len(x) > 0 and all(
+        getattr(a, "ndim", 0) >= 1 or _is_tuple_of_arrays(a) for a in x)
+
+
+def _as_float_arrays(x0):
+    """Nested lists → NumPy arrays and integer arrays → float64 (as SciPy), factor by factor."""
+    if _is_tuple_of_arrays(x0):
+        return type(x0)(_as_float_arrays(a) for a in x0) if isinstance(x0, tuple) else \
+            [_as_float_arrays(a) for a in x0]
+    if not hasattr(x0, "shape"):  # a nested list, as SciPy accepts
+        x0 = np.asarray(x0)
+    if isinstance(x0, np.ndarray) and x0.dtype.kind in "biu":
+        x0 = x0.astype(np.float64)  # integer entries: a float64 start, like SciPy
+    return x0
+
+
 def minimize(cost, x0, method="rgd", jac=None, manifold=None, options=None, callback=None,
              rng=None):
     """Minimize ``cost`` over a manifold of matrices with orthonormal columns.
@@ -73,9 +121,12 @@ def minimize(cost, x0, method="rgd", jac=None, manifold=None, options=None, call
     ----------
     cost : callable
         ``cost(x) -> float``; with ``jac=True``, ``cost(x) -> (float, gradient)``.
-    x0 : array, shape (n, p)
+    x0 : array, shape (n, p), or tuple of arrays
         Starting point (must satisfy x0ᴴx0 = I). A nested list becomes a NumPy
-        array and integer entries become float64, as in SciPy.
+        array and integer entries become float64, as in SciPy. On a
+        ``Product([M1, M2, ...])``: a tuple or list with one array per factor,
+        ``(U0, V0)``; without ``manifold``, a tuple of matrices with
+        orthonormal columns gives the product of their inferred manifolds.
     method : str, default "rgd"
         One of :data:`METHODS`:
 
@@ -91,9 +142,10 @@ def minimize(cost, x0, method="rgd", jac=None, manifold=None, options=None, call
         "projunn-t"      projUNN-T (exponential of a rank-k tangent step), O(n)/U(n)
         ===============  ==========================================================
     jac : None, callable or True
-        None: autograd differentiates ``cost`` (NumPy only); a callable
-        returning the Euclidean gradient ∇f(x) of shape (n, p); True: ``cost``
-        returns (f, ∇f).
+        None: autograd differentiates ``cost`` (NumPy only; on a product the
+        cost receives a tuple); a callable returning the Euclidean gradient
+        ∇f(x) of shape (n, p) — on a product a tuple (∂f/∂x₁, ∂f/∂x₂, ...);
+        True: ``cost`` returns (f, ∇f).
     manifold : Manifold, optional
         Defaults to :func:`infer_manifold` (x0).
     options : dict, optional
@@ -135,14 +187,12 @@ def minimize(cost, x0, method="rgd", jac=None, manifold=None, options=None, call
         raise ValueError(
             f"unknown method {method!r}; valid: {', '.join(repr(m) for m in sorted(METHODS))}"
         )
-    if not hasattr(x0, "shape"):  # a nested list, as SciPy accepts
-        x0 = np.asarray(x0)
-    if isinstance(x0, np.ndarray) and x0.dtype.kind in "biu":
-        x0 = x0.astype(np.float64)  # integer entries: a float64 start, like SciPy
+    x0 = _as_float_arrays(x0)
     if manifold is None:
         manifold = infer_manifold(x0)
     elif not isinstance(manifold, Manifold):
         raise TypeError(f"manifold must be an orthopt manifold, got {type(manifold).__name__}")
+    x0 = as_point(manifold, x0)  # (U0, V0) or [U0, V0] on a Product: a ProductVector
     if jac is True:
         problem = Problem(manifold, None, cost_and_gradient=cost)
     elif jac is None or jac is False:

@@ -16,8 +16,10 @@ import numbers
 
 import numpy as np
 
-from ..backend import finfo_eps, get_namespace, is_complex_dtype, is_numpy, to_float
+from ..backend import get_namespace, is_complex_dtype, is_numpy, to_float
 from ..manifolds.base import Manifold
+from ..manifolds.points import check_like, is_product_point, leaves, point_eps, point_namespace
+from ..manifolds.product import ProductVector
 
 __all__ = ["Problem", "Evaluation"]
 
@@ -113,9 +115,7 @@ class Problem:
         """∇f(x), shape (n, p), dtype of x (without the cost when a gradient function was given)."""
         if self._euclidean_gradient is not None:
             self.n_gradient_evaluations += 1
-            g = self._euclidean_gradient(x)
-            _check_gradient_shape(g, x)
-            return g
+            return _check_gradient_shape(self._euclidean_gradient(x), x)
         return self.cost_and_euclidean_gradient(x)[1]
 
     def cost_and_euclidean_gradient(self, x):
@@ -128,9 +128,7 @@ class Problem:
             f, g = self._cost(x), self._euclidean_gradient(x)
         else:
             f, g = self._autograd_value_and_grad(x)
-        f = _check_scalar(f, "cost")
-        _check_gradient_shape(g, x)
-        return f, g
+        return _check_scalar(f, "cost"), _check_gradient_shape(g, x)
 
     def riemannian_gradient(self, x):
         """grad f(x) = P_x(∇f(x)), tangent at x."""
@@ -153,9 +151,7 @@ class Problem:
         """
         self.n_hessian_evaluations += 1
         if self._euclidean_hessian is not None:
-            h = self._euclidean_hessian(x, v)
-            _check_hessian_value(h, x)
-            return h
+            return _check_hessian_value(self._euclidean_hessian(x, v), x)
         if not self.has_gradient:
             return self._autograd_hessian_vector_product(x, v)
         return self._finite_difference_hessian(x, v)
@@ -167,19 +163,15 @@ class Problem:
     # -- automatic differentiation -------------------------------------------------
 
     def _autograd_value_and_grad(self, x):
-        xp = get_namespace(x)
-        if not is_numpy(xp):
-            raise TypeError(
-                f"Problem has no gradient and x is a {xp.__name__} array: autograd only "
-                f"differentiates NumPy code. Pass euclidean_gradient=... or "
-                f"cost_and_gradient=... to Problem (or minimize(..., jac=...))"
-            )
+        _require_numpy(x, "pass euclidean_gradient=... or cost_and_gradient=... to Problem "
+                          "(or minimize(..., jac=...))")
         if self._autograd is None:
             import autograd
 
             self._autograd = autograd.value_and_grad(self._cost)
         try:
-            f, g = self._autograd(x)
+            # autograd knows arrays and plain tuples, not ProductVector
+            f, g = self._autograd(_plain_tuples(x))
         except (TypeError, ValueError, AttributeError) as exc:
             if "ArrayBox" in str(exc) or "ArrayVSpace" in str(exc):
                 raise TypeError(
@@ -188,12 +180,7 @@ class Problem:
                     f"euclidean_gradient=...; autograd said: {exc}"
                 ) from exc
             raise
-        g = np.asarray(g)
-        if np.iscomplexobj(g):
-            # autograd returns ∂f/∂Re − i ∂f/∂Im; orthopt uses ∂f/∂Re + i ∂f/∂Im
-            g = np.conj(g)
-        return f, g.astype(x.dtype, copy=False)
-
+        return f, _from_autograd(g, x)
 
     def _autograd_hessian_vector_product(self, x, v):
         """∇²f(x)[v] by reverse-over-reverse autograd.
@@ -203,13 +190,7 @@ class Problem:
         real Hessian of f is symmetric. autograd returns the conjugate of
         orthopt's convention for complex arrays, hence the two conjugations.
         """
-        xp = get_namespace(x)
-        if not is_numpy(xp):
-            raise TypeError(
-                f"Problem has no gradient and x is a {xp.__name__} array: autograd only "
-                f"differentiates NumPy code; pass euclidean_gradient=... (and optionally "
-                f"euclidean_hessian=...)"
-            )
+        _require_numpy(x, "pass euclidean_gradient=... (and optionally euclidean_hessian=...)")
         if self._autograd_hvp is None:
             import autograd
             import autograd.numpy as anp
@@ -217,23 +198,65 @@ class Problem:
             gradient = autograd.grad(self._cost)
 
             def directional(y, w):
-                return anp.real(anp.sum(gradient(y) * w))
+                # Σ over the factors of a product (leaves of nested tuples) of Re⟨G_i, w_i⟩
+                pairs = zip(_leaves_of(gradient(y)), _leaves_of(w))
+                return sum(anp.real(anp.sum(g * u)) for g, u in pairs)
 
             self._autograd_hvp = autograd.grad(directional)
-        h = np.asarray(self._autograd_hvp(x, v))
-        if np.iscomplexobj(h):
-            h = np.conj(h)
-        return h.astype(x.dtype, copy=False)
+        return _from_autograd(self._autograd_hvp(_plain_tuples(x), _plain_tuples(v)), x)
 
     def _finite_difference_hessian(self, x, v):
-        xp = get_namespace(x, v)
-        norm_v = float(xp.sqrt(xp.sum(xp.abs(v) ** 2)))
+        xp = point_namespace(x)
+        norm_v = math.sqrt(sum(float(xp.sum(xp.abs(a) ** 2)) for a in leaves(v)))
         if norm_v == 0.0:
-            return xp.zeros_like(x)
-        t = finfo_eps(xp, x.dtype) ** (1.0 / 3.0) / norm_v
+            return _zeros_like(xp, x)
+        t = point_eps(x) ** (1.0 / 3.0) / norm_v
         g_plus = self.euclidean_gradient(x + t * v)
         g_minus = self.euclidean_gradient(x - t * v)
         return (g_plus - g_minus) / (2.0 * t)
+
+
+def _require_numpy(x, advice):
+    """autograd differentiates NumPy code only: a clear error for any other array library."""
+    xp = point_namespace(x)
+    if not is_numpy(xp):
+        raise TypeError(
+            f"Problem has no gradient and x is a {xp.__name__} array: autograd only "
+            f"differentiates NumPy code. {advice[0].upper()}{advice[1:]}"
+        )
+
+
+def _plain_tuples(x):
+    """x with every ProductVector (nested ones too) as a plain tuple, which autograd accepts."""
+    return tuple(_plain_tuples(a) for a in x) if is_product_point(x) else x
+
+
+def _leaves_of(x):
+    """The arrays of a nested tuple (autograd boxes included), in order."""
+    if isinstance(x, (tuple, list)):
+        return [leaf for part in x for leaf in _leaves_of(part)]
+    return [x]
+
+
+def _from_autograd(g, x):
+    """autograd's gradient in orthopt's convention, shaped like x.
+
+    autograd returns ∂f/∂Re − i ∂f/∂Im for complex arrays, orthopt uses
+    ∂f/∂Re + i ∂f/∂Im: conjugate complex parts. Each part gets its factor's
+    dtype (autograd may promote float32 to float64); tuples become ProductVector.
+    """
+    if is_product_point(x):
+        return ProductVector(_from_autograd(part, a) for part, a in zip(g, x))
+    g = np.asarray(g)
+    if np.iscomplexobj(g):
+        g = np.conj(g)
+    return g.astype(x.dtype, copy=False)
+
+
+def _zeros_like(xp, x):
+    if is_product_point(x):
+        return ProductVector(_zeros_like(xp, a) for a in x)
+    return xp.zeros_like(x)
 
 
 class Evaluation:
@@ -343,7 +366,7 @@ class Evaluation:
         v : array, shape of x
             A tangent vector at x.
         """
-        _check_same_shape_as_point(v, self.x)
+        v = check_like(v, self.x, "the tangent vector")
         h = self.problem.euclidean_hessian(self.x, v)
         return self.problem.manifold.euclidean_to_riemannian_hessian(
             self.x, self.euclidean_gradient, h, v)
@@ -355,27 +378,9 @@ class Evaluation:
         return self._egrad is None or math.isfinite(self.grad_norm)
 
 
-def _check_same_shape_as_point(v, x):
-    if tuple(getattr(v, "shape", ())) != tuple(x.shape):
-        raise ValueError(
-            f"the tangent vector has shape {tuple(getattr(v, 'shape', ()))} but x has shape "
-            f"{tuple(x.shape)}"
-        )
-
-
 def _check_hessian_value(h, x):
-    """A user Hessian-vector product must have the shape and field of x."""
-    if tuple(getattr(h, "shape", ())) != tuple(x.shape):
-        raise ValueError(
-            f"euclidean_hessian returned shape {tuple(getattr(h, 'shape', ()))} but x has shape "
-            f"{tuple(x.shape)}; it must return ∇²f(x)[v], an array with the shape of x"
-        )
-    xp = get_namespace(x)
-    if is_complex_dtype(xp, h.dtype) and not is_complex_dtype(xp, x.dtype):
-        raise ValueError(
-            f"euclidean_hessian returned a complex array ({h.dtype}) for a real x ({x.dtype}); "
-            f"return a real array (the Hessian of a cost of real matrices is real)"
-        )
+    """A user Hessian-vector product must have the shape and field of x (factor by factor)."""
+    return check_like(h, x, "euclidean_hessian's value ∇²f(x)[v]")
 
 
 def _check_scalar(f, what):
@@ -415,15 +420,5 @@ def _unpack_cost_and_gradient(value):
 
 
 def _check_gradient_shape(g, x):
-    if tuple(getattr(g, "shape", ())) != tuple(x.shape):
-        raise ValueError(
-            f"the Euclidean gradient has shape {tuple(getattr(g, 'shape', ()))} but x has "
-            f"shape {tuple(x.shape)}; the gradient must have the shape of x"
-        )
-    xp = get_namespace(x)
-    if is_complex_dtype(xp, g.dtype) and not is_complex_dtype(xp, x.dtype):
-        raise ValueError(
-            f"the Euclidean gradient is complex ({g.dtype}) but x is real ({x.dtype}): a real "
-            f"manifold needs a real gradient (take its real part if the imaginary part is "
-            f"rounding, or use a complex manifold such as Unitary / Stiefel(field='complex'))"
-        )
+    """The Euclidean gradient with the structure of x: shapes (and field) factor by factor."""
+    return check_like(g, x, "the Euclidean gradient")
