@@ -72,7 +72,7 @@ def point_eps(x):
     return finfo_eps(point_namespace(x), point_dtype(x))
 
 
-def as_point(manifold, x):
+def as_point(manifold, x, name="x"):
     """x as the manifold stores it: a :class:`ProductVector` for a product, recursively.
 
     A point of ``Product([...])`` given as a list or a plain tuple becomes a
@@ -82,8 +82,8 @@ def as_point(manifold, x):
     """
     if not isinstance(manifold, Product):
         return x
-    parts = manifold._parts(x)
-    return ProductVector(as_point(m, a) for m, a in zip(manifold.manifolds, parts))
+    parts = manifold._parts(x, name)
+    return ProductVector(as_point(m, a, name) for m, a in zip(manifold.manifolds, parts))
 
 
 def factor_label(path):

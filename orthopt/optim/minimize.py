@@ -192,7 +192,7 @@ def minimize(cost, x0, method="rgd", jac=None, manifold=None, options=None, call
         manifold = infer_manifold(x0)
     elif not isinstance(manifold, Manifold):
         raise TypeError(f"manifold must be an orthopt manifold, got {type(manifold).__name__}")
-    x0 = as_point(manifold, x0)  # (U0, V0) or [U0, V0] on a Product: a ProductVector
+    x0 = as_point(manifold, x0, "x0")  # (U0, V0) or [U0, V0] on a Product: a ProductVector
     if jac is True:
         problem = Problem(manifold, None, cost_and_gradient=cost)
     elif jac is None or jac is False:

@@ -197,10 +197,15 @@ class Problem:
 
             gradient = autograd.grad(self._cost)
 
+            def paired(g, w):
+                # Re⟨G, w⟩, summed over the factors of a product; w is a plain (nested)
+                # tuple, g autograd's boxed sequence of the same structure, indexed alike
+                if isinstance(w, tuple):
+                    return sum(paired(g[i], w[i]) for i in range(len(w)))
+                return anp.real(anp.sum(g * w))
+
             def directional(y, w):
-                # Σ over the factors of a product (leaves of nested tuples) of Re⟨G_i, w_i⟩
-                pairs = zip(_leaves_of(gradient(y)), _leaves_of(w))
-                return sum(anp.real(anp.sum(g * u)) for g, u in pairs)
+                return paired(gradient(y), w)
 
             self._autograd_hvp = autograd.grad(directional)
         return _from_autograd(self._autograd_hvp(_plain_tuples(x), _plain_tuples(v)), x)
@@ -229,13 +234,6 @@ def _require_numpy(x, advice):
 def _plain_tuples(x):
     """x with every ProductVector (nested ones too) as a plain tuple, which autograd accepts."""
     return tuple(_plain_tuples(a) for a in x) if is_product_point(x) else x
-
-
-def _leaves_of(x):
-    """The arrays of a nested tuple (autograd boxes included), in order."""
-    if isinstance(x, (tuple, list)):
-        return [leaf for part in x for leaf in _leaves_of(part)]
-    return [x]
 
 
 def _from_autograd(g, x):

@@ -379,7 +379,7 @@ class Solver:
         rng = default_rng(rng)
         if x0 is None:
             x0 = manifold.random_point(rng=rng)
-        x0 = as_point(manifold, x0)  # a list or tuple for a Product: a ProductVector
+        x0 = as_point(manifold, x0, "x0")  # a list or tuple for a Product: a ProductVector
         manifold.check_point(x0)
         if self.blas_threads is None:
             return self._run(problem, x0, callback, rng)
