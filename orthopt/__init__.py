@@ -8,10 +8,10 @@ The public names:
   :class:`RiemannianConjugateGradient`, :class:`GivensCoordinateDescent`,
   :class:`ProjUNN`; stochastic steppers for training loops
   :class:`RiemannianSGD`, :class:`RiemannianRMSprop`;
-* diagnostics — :func:`check_gradient`, :func:`check_retraction`,
+* diagnostics — :func:`check_gradient`, :func:`check_hessian`, :func:`check_retraction`,
   :func:`check_manifold`.
 """
-from .diagnostics import check_gradient, check_manifold, check_retraction
+from .diagnostics import check_gradient, check_hessian, check_manifold, check_retraction
 from .manifolds import SpecialOrthogonal, Stiefel, Unitary
 from .optim import (
     GivensCoordinateDescent,
@@ -41,6 +41,7 @@ __all__ = [
     "OptimizeResult",
     "minimize",
     "check_gradient",
+    "check_hessian",
     "check_retraction",
     "check_manifold",
 ]
