@@ -138,6 +138,25 @@ def test_array_api_strict(kind, dtype, method, hessian, backend):
     assert res.x.device == like.device and res.x.dtype == like.dtype
 
 
+@pytest.mark.parametrize("method,hessian", [("trust-regions", False), ("trust-regions", True),
+                                            ("lbfgs", False)])
+@pytest.mark.parametrize("kind,dtype", [("so", "float32"), ("stiefel-complex", "complex64")])
+def test_array_api_strict_single_precision(kind, dtype, method, hessian):
+    like = template("strict", dtype)
+    xp = like.__array_namespace__()
+    n, p = SIZES[kind]
+    manifold = make_manifold(kind, n, p)
+    a_np, nn_np, optimum, _ = brockett_data(kind, dtype)
+    a, nn = xp.asarray(a_np), xp.asarray(nn_np)
+    kwargs = {"euclidean_hessian": lambda x, v: 2 * a @ v @ nn} if hessian else {}
+    problem = Problem(manifold, lambda x: xp.real(xp.linalg.trace(xp.conj(x.mT) @ a @ x @ nn)),
+                      euclidean_gradient=lambda x: 2 * a @ x @ nn, **kwargs)
+    res = run(method, problem, manifold.random_point(rng=1, like=like), gradient_tolerance=1e-9)
+    assert res.success and res.status in SUCCESS, res.message
+    assert res.x.dtype == like.dtype
+    assert abs(res.fun - optimum) <= 100 * eps_of(dtype) * abs(optimum)
+
+
 # -- single precision: success at its precision ---------------------------------------------------
 
 
