@@ -30,8 +30,8 @@ the iteration is retried once along −g/‖g‖.
 References
 ----------
 Nocedal & Wright (2006), Numerical Optimization, ch. 7. Huang, Gallivan &
-Absil (2015), SIAM J. Optim. 25(3). Huang, Absil & Gallivan (2018), Math.
-Program. 167. Li & Fukushima (2001), SIAM J. Optim. 11(4).
+Absil (2015), SIAM J. Optim. 25(3). Huang, Absil & Gallivan (2018), SIAM J.
+Optim. 28(1). Li & Fukushima (2001), SIAM J. Optim. 11(4).
 """
 
 from __future__ import annotations

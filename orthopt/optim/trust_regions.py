@@ -62,7 +62,9 @@ Absil, Baker & Gallivan (2007), Trust-region methods on Riemannian manifolds,
 Found. Comput. Math. 7(3). Absil, Mahony & Sepulchre (2008), Optimization
 Algorithms on Matrix Manifolds, ch. 7. Conn, Gould & Toint (2000),
 Trust-Region Methods, SIAM. Boumal & Absil (2015), Linear Algebra Appl. 475.
-Steihaug (1983), SIAM J. Numer. Anal. 20(3).
+Steihaug (1983), SIAM J. Numer. Anal. 20(3). Boumal (2015), Riemannian trust
+regions with finite-difference Hessian approximations are globally
+convergent, GSI 2015, LNCS 9389.
 """
 
 from __future__ import annotations
