@@ -45,7 +45,7 @@ Stopping by itself. Besides the solver's criteria the run ends with
   Newton-like steps shrink the gradient superlinearly until it is rounding
   noise, so this stops single-precision runs within a few steps of their
   limit instead of after the loop's 50;
-* ``"line_search_failed"`` (a failure) when the radius has collapsed below
+* ``"trust_region_collapsed"`` (a failure) when the radius has collapsed below
   eps^{1/2}·Δ̄ through rejections while the model still predicts a
   measurable decrease: the model does not describe the cost (a wrong
   gradient or Hessian). Without this test the ρ regularization would end
@@ -357,7 +357,7 @@ class RiemannianTrustRegions(Solver):
             # alone, too short to matter, and a "converged" step-size stop.)
             limit = inner.model_decrease <= rounding_level(f, eps, 100.0)
             return Step(current, 0.0, accepted=False,
-                        status="precision_limit" if limit else "line_search_failed",
+                        status="precision_limit" if limit else "trust_region_collapsed",
                         extra=extra)
         return Step(current, 0.0, accepted=False, extra=extra)
 
