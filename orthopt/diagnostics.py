@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .backend import conj_transpose, get_namespace, to_float
+from .hessian_check import HessianCheck, check_hessian
 from .manifolds.euclidean import Euclidean
 from .manifolds.grassmann import Grassmann
 from .manifolds.orthonormal import OrthonormalColumns
@@ -35,9 +36,11 @@ from .manifolds.product import Product, ProductVector
 
 __all__ = [
     "GradientCheck",
+    "HessianCheck",
     "RetractionCheck",
     "ManifoldCheck",
     "check_gradient",
+    "check_hessian",
     "check_retraction",
     "check_manifold",
 ]

@@ -7,6 +7,7 @@ both, factor by factor, so that the code above reads the same for a single
 matrix and for a tuple (U, V, c):
 
 * :func:`leaves` — the arrays of a point, nested products flattened;
+  :func:`map_leaves` applies a function to each, keeping the structure;
 * :func:`point_namespace` — the one array namespace of those arrays;
 * :func:`point_dtype`, :func:`point_eps` — the coarsest precision among
   them: a solver's step floor and rounding slack must hold for its least
@@ -23,8 +24,8 @@ from __future__ import annotations
 from ..backend import finfo_eps, get_namespace, is_complex_dtype
 from .product import Product, ProductVector
 
-__all__ = ["is_product_point", "leaves", "point_namespace", "point_dtype", "point_eps",
-           "as_point", "check_like", "factor_label"]
+__all__ = ["is_product_point", "leaves", "map_leaves", "point_namespace", "point_dtype",
+           "point_eps", "as_point", "check_like", "factor_label"]
 
 
 def is_product_point(x):
@@ -49,6 +50,13 @@ def leaves(x):
     for part in x:
         out.extend(leaves(part))
     return out
+
+
+def map_leaves(function, x):
+    """``function`` applied to every array of x, keeping the structure (a ProductVector)."""
+    if is_product_point(x):
+        return ProductVector(map_leaves(function, part) for part in x)
+    return function(x)
 
 
 def point_namespace(x):
