@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .backend import finfo_eps, get_namespace, is_complex_dtype, is_numpy, to_float
+from .backend import finfo_eps, is_complex_dtype, is_numpy, to_float
 from .manifolds.points import as_point, map_leaves, point_eps, point_namespace
 
 __all__ = ["HessianCheck", "check_hessian"]
