@@ -26,13 +26,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .backend import conj_transpose, get_namespace, to_float
+from .backend import to_float
 from .hessian_check import HessianCheck, check_hessian
-from .manifolds.euclidean import Euclidean
-from .manifolds.grassmann import Grassmann
-from .manifolds.orthonormal import OrthonormalColumns
 from .manifolds.points import as_point, point_eps
-from .manifolds.product import Product, ProductVector
+from .reference_geometry import (ambient_gaussian, first_axis, reference_projection, size,
+                                 tangent_defect)
 
 __all__ = [
     "GradientCheck",
@@ -271,7 +269,7 @@ def check_retraction(manifold, x=None, v=None, rng=None):
     x = as_point(manifold, x)
     v = manifold.random_tangent_vector(x, rng=rng) if v is None else as_point(manifold, v, "v")
     eps = point_eps(x)
-    scale = math.sqrt(max(_first_axis(manifold), 2))
+    scale = math.sqrt(max(first_axis(manifold), 2))
     t = np.logspace(-4 if eps < 1e-10 else -2, 0, 21)
     errors, feas = [], 0.0
     for ti in t:
@@ -326,12 +324,12 @@ def check_manifold(manifold, rng=None, dtype=None, like=None):
     x = manifold.random_point(rng=rng, dtype=dtype, like=like)
     y = manifold.random_point(rng=rng, dtype=dtype, like=like)
     eps = point_eps(x)
-    tol = 100 * eps * math.sqrt(_size(manifold))
-    u = _ambient_gaussian(manifold, x, rng)
+    tol = 100 * eps * math.sqrt(size(manifold))
+    u = ambient_gaussian(manifold, x, rng)
     pu = manifold.projection(x, u)
     v = manifold.random_tangent_vector(x, rng=rng)
     w = manifold.random_tangent_vector(x, rng=rng)
-    skew_defect = functools.partial(_tangent_defect, manifold)
+    tangent = functools.partial(tangent_defect, manifold)  # distance from T_x, by definition
 
     check = ManifoldCheck(manifold)
 
@@ -342,25 +340,25 @@ def check_manifold(manifold, rng=None, dtype=None, like=None):
     unorm = to_float(manifold.norm(x, u))
     row("point feasibility", manifold.feasibility(x), tol)
     row("projection idempotent", to_float(manifold.norm(x, manifold.projection(x, pu) - pu)), tol * unorm)
-    row("projection tangent", skew_defect(x, pu), tol * unorm)
+    row("projection tangent", tangent(x, pu), tol * unorm)
     # a tangent vector built from the definition of T_x, independent of
     # manifold.projection: an orthogonal projection must leave it unchanged
-    xi = _reference_projection(manifold, x, _ambient_gaussian(manifold, x, rng))
+    xi = reference_projection(manifold, x, ambient_gaussian(manifold, x, rng))
     xi_norm = to_float(manifold.norm(x, xi))
     row("projection fixes tangent vectors", to_float(manifold.norm(x, manifold.projection(x, xi) - xi)),
         tol * xi_norm)
-    row("random tangent vector tangent", skew_defect(x, v), tol)
+    row("random tangent vector tangent", tangent(x, v), tol)
     row("random tangent vector unit norm", abs(to_float(manifold.norm(x, v)) - 1.0) if manifold.dim else 0.0, tol)
     row("inner product symmetric", abs(to_float(manifold.inner_product(x, v, w))
                                        - to_float(manifold.inner_product(x, w, v))), tol)
     row("norm² = ⟨v, v⟩", abs(to_float(manifold.norm(x, v)) ** 2
                               - to_float(manifold.inner_product(x, v, v))), tol)
     # embedded (and quotient) metric: grad f is the orthogonal projection of ∇f
-    reference_gradient = _reference_projection(manifold, x, u)
+    reference_gradient = reference_projection(manifold, x, u)
     row("Riemannian gradient = P_x(∇f)",
         to_float(manifold.norm(x, manifold.euclidean_to_riemannian_gradient(x, u) - reference_gradient)),
         tol * unorm)
-    row("transport lands in T_y", skew_defect(y, manifold.transport(x, y, v)), tol)
+    row("transport lands in T_y", tangent(y, manifold.transport(x, y, v)), tol)
     retraction = check_retraction(manifold, x=x, v=v)
     row("retraction feasibility", retraction.feasibility, tol)
     row("‖R_x(0) − x‖", retraction.zero_step_error, tol)
@@ -373,63 +371,3 @@ def check_manifold(manifold, rng=None, dtype=None, like=None):
         return check
     row("log_x(exp_x(v)) = v", to_float(manifold.norm(x, back - small)), tol)
     return check
-
-
-def _first_axis(manifold):
-    """The longest first axis of a point (of a factor, on a product): the √n of the tolerances."""
-    if isinstance(manifold, Product):
-        return max(_first_axis(m) for m in manifold.manifolds)
-    return manifold.point_shape[0] if manifold.point_shape else 1
-
-
-def _size(manifold):
-    """Number of entries of a point (summed over the factors of a product)."""
-    if isinstance(manifold, Product):
-        return sum(_size(m) for m in manifold.manifolds)
-    return math.prod(manifold.point_shape)
-
-
-def _ambient_gaussian(manifold, x, rng):
-    """A standard Gaussian array of x's shape and dtype (a tuple of them on a product)."""
-    if isinstance(manifold, Product):
-        return ProductVector(_ambient_gaussian(m, a, rng) for m, a in zip(manifold.manifolds, x))
-    return manifold._gaussian(x.shape, rng, get_namespace(x), x.dtype, x)
-
-
-def _reference_projection(manifold, x, u):
-    """The orthogonal projection onto T_x written from the definition, not by ``manifold.projection``.
-
-    Stiefel family (T_x = {v : xᴴv skew-Hermitian}): u − x herm(xᴴu).
-    Grassmann (horizontal space xᴴv = 0): (I − xxᴴ)u. Euclidean: u. A product:
-    factor by factor. Another manifold: its own projection (no independent formula).
-    """
-    if isinstance(manifold, Product):
-        return ProductVector(_reference_projection(m, a, b)
-                             for m, a, b in zip(manifold.manifolds, x, u))
-    if isinstance(manifold, Grassmann):
-        return u - x @ (conj_transpose(x) @ u)
-    if isinstance(manifold, OrthonormalColumns):
-        xh_u = conj_transpose(x) @ u
-        return u - x @ ((xh_u + conj_transpose(xh_u)) / 2)
-    if isinstance(manifold, Euclidean):
-        return u
-    return manifold.projection(x, u)
-
-
-def _tangent_defect(manifold, x, v):
-    """How far v is from T_x, from the definition of the tangent space (0 for a tangent v).
-
-    ‖xᴴv + vᴴx‖ (Stiefel family), ‖xᴴv‖ (Grassmann, horizontal space), 0
-    (Euclidean: every array is tangent), √Σ defect_i² on a product, and
-    ‖P_x(v) − v‖ on another manifold.
-    """
-    if isinstance(manifold, Product):
-        return math.sqrt(sum(_tangent_defect(m, a, b) ** 2
-                             for m, a, b in zip(manifold.manifolds, x, v)))
-    xp = get_namespace(x)
-    if isinstance(manifold, Grassmann):
-        return to_float(xp.sqrt(xp.sum(xp.abs(conj_transpose(x) @ v) ** 2)))
-    if isinstance(manifold, OrthonormalColumns):
-        a = conj_transpose(x) @ v
-        return to_float(xp.sqrt(xp.sum(xp.abs(a + conj_transpose(a)) ** 2)))
-    return to_float(manifold.norm(x, manifold.projection(x, v) - v))
