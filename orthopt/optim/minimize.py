@@ -193,11 +193,20 @@ def minimize(cost, x0, method="rgd", jac=None, manifold=None, options=None, call
         raise ValueError(
             f"unknown method {method!r}; valid: {', '.join(repr(m) for m in sorted(METHODS))}"
         )
-    x0 = _as_float_arrays(x0)
+    if manifold is not None and not isinstance(manifold, Manifold):
+        raise TypeError(f"manifold must be an orthopt manifold, got {type(manifold).__name__}")
+    if isinstance(manifold, Product) or (manifold is None and _is_tuple_of_arrays(x0)):
+        x0 = _as_float_arrays(x0)  # one point per factor
+    elif _is_tuple_of_arrays(x0) and len({tuple(getattr(a, "shape", ())) for a in x0}) > 1:
+        raise TypeError(
+            f"x0 is a {type(x0).__name__} of {len(x0)} arrays of different shapes but manifold "
+            f"is {manifold!r}; for one point per factor pass manifold=Product([...]) with one "
+            f"manifold per array"
+        )
+    else:  # one array, a nested list, or a list of equal arrays (a stack, as NumPy reads it)
+        x0 = _as_float_arrays(np.asarray(x0) if not hasattr(x0, "shape") else x0)
     if manifold is None:
         manifold = infer_manifold(x0)
-    elif not isinstance(manifold, Manifold):
-        raise TypeError(f"manifold must be an orthopt manifold, got {type(manifold).__name__}")
     x0 = as_point(manifold, x0, "x0")  # (U0, V0) or [U0, V0] on a Product: a ProductVector
     if jac is True:
         problem = Problem(manifold, None, cost_and_gradient=cost)
