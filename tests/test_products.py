@@ -362,9 +362,11 @@ def test_x0_tuple_without_manifold_infers_the_product_or_says_to_name_it():
 
     res = orthopt.minimize(cost, [u0, r0], method="cg")
     assert res.success and res.fun == pytest.approx(3.0, abs=1e3 * EPS)
-    with pytest.raises(ValueError, match=r"factor 1 of x0 \(shape \(3,\)\).*orthonormal.*"
-                                         r"manifold=Product\(\[\.\.\.\]\).*Euclidean"):
+    with pytest.raises(ValueError, match=r"factor 1 of x0 \(shape \(3,\)\) is not a matrix with "
+                                         r"orthonormal.*manifold=Product\(\[\.\.\.\]\).*Euclidean"):
         orthopt.minimize(cost, (u0, np.ones(3)))
+    with pytest.raises(ValueError, match=r"factor 1 of x0 \(shape \(3, 3\)\).*‖xᴴx − I‖ = "):
+        orthopt.minimize(cost, (u0, 2 * r0))
     with pytest.raises(TypeError, match=r"x0 is a tuple of 2 arrays of different shapes but "
                                         r"manifold is Stiefel.*manifold=Product"):
         orthopt.minimize(cost, (u0, r0), manifold=Stiefel(6, 2))
@@ -423,7 +425,7 @@ def _sine_cost(manifold, a):
         if isinstance(m, Product):
             return sum(on(f, part) for f, part in zip(m.manifolds, x))
         if isinstance(m, Euclidean):
-            return anp.sum(anp.sin(x))
+            return anp.sum(anp.sin(anp.real(x))) + anp.sum(anp.cos(anp.imag(x)))
         k = x.shape[0]
         return anp.real(anp.trace(anp.dot(anp.conj(x).T, anp.dot(a[:k, :k], x))))
 

@@ -80,18 +80,21 @@ def _infer_product(x, retraction):
     """Product of the inferred factors of a tuple x, or an error naming the factor that has none."""
     factors = []
     for i, a in enumerate(x):
-        advice = (f"pass manifold=Product([...]) naming every factor (Euclidean(*shape) for an "
-                  f"unconstrained one)")
-        try:
+        shape = tuple(getattr(a, "shape", ()))
+        m = None
+        if len(shape) == 2 and shape[1] <= shape[0]:
             m = infer_manifold(a, retraction)
-        except ValueError as exc:
-            raise ValueError(f"factor {i} of x0: {exc}; or {advice}") from None
-        error = m.feasibility(a)
-        if error > m.default_atol(a.dtype, get_namespace(a)):
+            error = m.feasibility(a)
+            reason = f"‖xᴴx − I‖ = {error:.1e}"
+            if error > m.default_atol(a.dtype, get_namespace(a)):
+                m = None
+        else:
+            reason = "not an n×p matrix with p ≤ n"
+        if m is None:
             raise ValueError(
-                f"factor {i} of x0 (shape {tuple(a.shape)}) does not have orthonormal columns "
-                f"(‖xᴴx − I‖ = {error:.1e}), so its manifold cannot be inferred; {advice}, "
-                f"or orthonormalize it"
+                f"factor {i} of x0 (shape {shape}) is not a matrix with orthonormal columns "
+                f"({reason}), so its manifold cannot be inferred; pass manifold=Product([...]) "
+                f"naming every factor (Euclidean(*shape) for an unconstrained one)"
             )
         factors.append(m)
     return Product(factors)
