@@ -269,14 +269,21 @@ def test_stochastic_step_and_errors():
     problem, optimum = _brockett(manifold, rng)
     x = manifold.random_point(rng=15)
     f0 = problem.cost(x)
-    solver = GivensCoordinateDescent(rule="cyclic", block=3, step=0.05)
-    state = None
+    x_start = x
+    solver = GivensCoordinateDescent(rule="cyclic", block=3, lr=0.05)
+    state = solver.init_state(x, rng=0)
     for _ in range(600):
         x, state = solver.step(x, problem.euclidean_gradient(x), state)
     assert manifold.feasibility(x) <= 1000 * EPS
     assert problem.cost(x) < f0
     assert abs(problem.cost(x) - optimum) <= 1e-2 * abs(optimum)
-    with pytest.raises(ValueError, match="step=<float>"):
+    # the first version's name of the angle scale gives the same steps
+    old, old_state = x_start, None
+    old_solver = GivensCoordinateDescent(rule="cyclic", block=3, step=0.05)
+    for _ in range(600):
+        old, old_state = old_solver.step(old, problem.euclidean_gradient(old), old_state)
+    np.testing.assert_array_equal(old, x)
+    with pytest.raises(ValueError, match="lr=<float>"):
         GivensCoordinateDescent(step="exact").step(x, x, None)
     with pytest.raises(ValueError, match="rule"):
         GivensCoordinateDescent(rule="greedy")
