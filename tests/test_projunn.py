@@ -180,11 +180,11 @@ def test_stochastic_steps_stay_on_the_group_and_descend(variant, approximation):
     f0 = cost(x)
     solver = ProjUNN(variant=variant, rank=2, approximation=approximation, lr=0.02,
                      manifold=manifold)
-    state = {"rng": np.random.default_rng(15), "step": 0}
+    state = solver.init_state(x, rng=15)
     for _ in range(200):
         noisy = grad(x) + 0.1 * rng.standard_normal((8, 8))
         x, state = solver.step(x, noisy, state)
-    assert state["step"] == 200
+    assert state.step == 200
     assert manifold.feasibility(x) <= 1000 * EPS
     assert cost(x) < f0 - 0.5 * (f0 - optimum)
 
@@ -236,10 +236,13 @@ def test_step_accepts_a_seeded_state():
     u = SpecialOrthogonal(8).random_point(rng=0)
     g = np.random.default_rng(1).standard_normal((8, 8))
     solver = ProjUNN(lr=0.1)
-    x1, state1 = solver.step(u, g, {"rng": np.random.default_rng(7)})
-    x2, _ = solver.step(u, g, {"rng": np.random.default_rng(7)})
-    assert state1["step"] == 1
+    x1, state1 = solver.step(u, g, solver.init_state(u, rng=7))
+    x2, _ = solver.step(u, g, solver.init_state(u, rng=np.random.default_rng(7)))
+    assert state1.step == 1
     np.testing.assert_array_equal(x1, x2)
+    # another seed draws another sketch
+    x3, _ = solver.step(u, g, solver.init_state(u, rng=8))
+    assert np.max(np.abs(x3 - x1)) > 1e-6
 
 
 @pytest.mark.parametrize("variant", ["D", "T"])
@@ -257,7 +260,7 @@ def test_long_runs_stay_orthogonal_to_rounding(variant):
     for every in (None, 0):
         x = manifold.random_point(rng=1)
         solver = ProjUNN(variant=variant, rank=1, lr=0.05, reorthonormalize_every=every)
-        state = {"rng": np.random.default_rng(2)}
+        state = solver.init_state(x, rng=2)
         for k in range(steps):
             x, state = solver.step(x, 2 * a @ x + noise[k], state)
         errors[every] = np.linalg.norm(x.T @ x - np.eye(n))
