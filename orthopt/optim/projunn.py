@@ -342,6 +342,22 @@ def _host(x):
     return to_numpy(x)
 
 
+def _tangent_norm(u, a, b, a_tilde=None):
+    r"""‖P_U(abᴴ)‖ = ‖skew(ã bᴴ)‖ (ã = Uᴴa) from k×k matrices, O(kN²).
+
+    ‖skew M‖² = ½(‖M‖² − Re tr M²), with ‖ãbᴴ‖² = tr((ãᴴã)(bᴴb)) and
+    tr((ãbᴴ)²) = tr((bᴴã)²).
+    """
+    xp = get_namespace(u, a, b)
+    if a_tilde is None:
+        a_tilde = _adjoint_times(u, a)
+    cross = conj_transpose(b) @ a_tilde
+    full = to_float(xp.real(xp.sum((conj_transpose(a_tilde) @ a_tilde) * xp.matrix_transpose(
+        conj_transpose(b) @ b))))
+    square = to_float(xp.real(xp.sum(cross * xp.matrix_transpose(cross))))
+    return math.sqrt(max(0.5 * (full - square), 0.0))
+
+
 # ---------------------------------------------------------------------------
 # The solver
 # ---------------------------------------------------------------------------
@@ -359,10 +375,13 @@ class ProjUNNState(SolverState):
         Steps taken (every ``reorthonormalize_every``-th ends with a Newton–Schulz restore).
     step_memory : object
         The step-size rule's memory (:meth:`run` only).
+    skipped : int
+        Consecutive sketches along which no decrease could be resolved (:meth:`run`).
     """
 
     step: int = 0
     step_memory: object = None
+    skipped: int = 0
 
 
 class ProjUNN(Solver):
@@ -435,6 +454,9 @@ class ProjUNN(Solver):
 
     #: the default budget, in units of dim/k steps
     sweeps = 200
+    #: consecutive random sketches without a resolvable decrease that stop a run with
+    #: "precision_limit" (one for the deterministic truncated SVD)
+    precision_window = 10
 
     def __init__(self, variant="T", rank=1, approximation="lsi", direction="riemannian",
                  lr=None, step_size=None, step=None, oversampling=4, power_iterations=1,
@@ -579,9 +601,23 @@ class ProjUNN(Solver):
             return x_new
 
         search = self.step_rule.search(problem, current, direction, slope, memory, curve=curve)
+        if search.status == "line_search_failed" and search.at_precision_limit:
+            # this sketch's decrease is below what the cost resolves; a random sketch may
+            # just have missed the gradient, so only a run of them stops the run
+            state.skipped += 1
+            window = 1 if self.approximation == "exact" else self.precision_window
+            if state.skipped < window:
+                return Step(current, 0.0, accepted=False)
+            # the precision limit only when the sketch points along the gradient: a
+            # Euclidean or column sketch can be almost all normal part (seen on Brockett
+            # SO(6): ‖P_U(abᴴ)‖ = 1e-6‖abᴴ‖ with ‖grad‖ = 2.9, far from the optimum)
+            cosine = -slope / max(current.grad_norm * _tangent_norm(x, a, b, a_tilde), 1e-300)
+            return Step.failed(current, "precision_limit" if cosine >= 0.1
+                               else "line_search_failed")
         step = Step.from_search(current, search, unit_length, slope)
         if step.status is None:
             state.step += 1
+            state.skipped = 0
         return step
 
     # -- stochastic interface ------------------------------------------------------
