@@ -277,7 +277,7 @@ class GivensCoordinateDescent(Solver):
         else:
             state.position = stop
         return Coordinates(current.side[start:stop], current.i[start:stop],
-                             current.j[start:stop])
+                           current.j[start:stop])
 
     @staticmethod
     def _directions(coordinates, values):
@@ -301,7 +301,7 @@ class GivensCoordinateDescent(Solver):
         thetas, predicted = np.zeros(len(coordinates)), 0.0
         for k in range(len(coordinates)):
             one = Coordinates(coordinates.side[k:k + 1], coordinates.i[k:k + 1],
-                                    coordinates.j[k:k + 1])
+                              coordinates.j[k:k + 1])
             samples = [problem.at(space.apply(x, one, np.asarray([t * direction[k]]))).cost
                        for t in SAMPLE_ANGLES]
             # before the closed-form minimizer: NaN coefficients would reach LAPACK's eig
