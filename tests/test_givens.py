@@ -504,3 +504,25 @@ def test_trig_model_needs_finite_samples():
         assert abs(trig2(coef, theta) - value) <= 10 * EPS
     h = 1e-6
     assert abs((trig2(coef, h) - trig2(coef, -h)) / (2 * h) + 0.5) <= 1e-8
+
+
+def test_stochastic_state_pickles_and_resumes_exactly():
+    """The random rule's generator lives in the (picklable) state: a checkpoint resumes
+    the same draws."""
+    import pickle
+
+    manifold = SpecialOrthogonal(6)
+    problem, _ = _brockett(manifold, np.random.default_rng(29))
+    solver = GivensCoordinateDescent(rule="random", block=2, lr=0.1)
+    x = manifold.random_point(rng=30)
+    state = solver.init_state(x, rng=31)
+    for _ in range(5):
+        x, state = solver.step(x, problem.euclidean_gradient(x), state)
+    x_copy, state_copy = x.copy(), pickle.loads(pickle.dumps(state))
+    for _ in range(5):
+        x, state = solver.step(x, problem.euclidean_gradient(x), state)
+        x_copy, state_copy = solver.step(x_copy, problem.euclidean_gradient(x_copy), state_copy)
+    np.testing.assert_array_equal(x, x_copy)
+    other = solver.init_state(x, rng=32)
+    assert not np.array_equal(solver.step(x, problem.euclidean_gradient(x), other)[0],
+                              solver.step(x, problem.euclidean_gradient(x), state)[0])

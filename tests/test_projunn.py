@@ -349,3 +349,23 @@ def test_step_rule_objects_and_old_names():
         ProjUNN(step="fixed", step_size="fixed", lr=0.1)
     with pytest.raises(ValueError, match="Barzilai"):
         ProjUNN(step_size="bb")
+
+
+def test_stochastic_state_pickles_and_resumes_exactly():
+    """The state (rng, step counter) is a picklable dataclass: a checkpoint resumes the
+    same sketches and the same periodic restores."""
+    import pickle
+
+    manifold = SpecialOrthogonal(5)
+    _, grad, _ = _brockett(manifold, np.random.default_rng(21))
+    solver = ProjUNN(variant="D", rank=1, lr=0.05, reorthonormalize_every=4)
+    x = manifold.random_point(rng=22)
+    state = solver.init_state(x, rng=23)
+    for _ in range(6):
+        x, state = solver.step(x, grad(x), state)
+    x_copy, state_copy = x.copy(), pickle.loads(pickle.dumps(state))
+    for _ in range(6):
+        x, state = solver.step(x, grad(x), state)
+        x_copy, state_copy = solver.step(x_copy, grad(x_copy), state_copy)
+    np.testing.assert_array_equal(x, x_copy)
+    assert state.step == state_copy.step == 12
