@@ -135,21 +135,15 @@ def minimize(cost, x0, method=None, jac=None, manifold=None, options=None, callb
         ``cost(x) -> float``; with ``jac=True``, ``cost(x) -> (float, gradient)``.
     x0 : array, shape (n, p), or tuple of arrays
         Starting point (must satisfy x0ᴴx0 = I). A nested list becomes a NumPy
-<<<<<<< HEAD
         array and integer entries become float64, as in SciPy. On a
         ``Product([M1, M2, ...])``: a tuple or list with one array per factor,
         ``(U0, V0)``; without ``manifold``, a tuple of matrices with
         orthonormal columns gives the product of their inferred manifolds.
-    method : str, default "rgd"
-        One of :data:`METHODS`:
-=======
-        array and integer entries become float64, as in SciPy.
     method : str, optional
         One of :data:`METHODS`; default :data:`DEFAULT_METHOD`, ``"trust-regions"``,
         the most robust on generic problems by our measurement (every problem of
         the textbook suite solved with default options; quadratic convergence
         near a minimizer):
->>>>>>> issue-13
 
         ===============  ==========================================================
         "rgd"            Riemannian gradient descent, Armijo backtracking
