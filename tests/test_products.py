@@ -376,9 +376,51 @@ def test_x0_tuple_without_manifold_infers_the_product_or_says_to_name_it():
 def test_group_methods_name_the_factor_that_is_not_a_square_group(method):
     manifold = Product([SpecialOrthogonal(3), Stiefel(5, 2)])
     x0 = manifold.random_point(rng=0)
-    with pytest.raises(ValueError, match=r"factor 1.*Stiefel\(5, 2"):
+    with pytest.raises(TypeError, match=r"every factor to be a square orthogonal or unitary "
+                                        r"group.*factor 1 of Product.* is Stiefel\(5, 2"):
         orthopt.minimize(lambda x: anp.sum(x[0]) + anp.sum(x[1]), x0, method=method,
                          manifold=manifold)
+    nested = Product([Product([SpecialOrthogonal(3), SpecialOrthogonal(2)]), Unitary(2)])
+    with pytest.raises(TypeError, match=r"factor 0 .* is itself a product: flatten it"):
+        orthopt.minimize(lambda x: anp.sum(anp.real(x[1])), nested.random_point(rng=0),
+                         method=method, manifold=nested)
+
+
+@pytest.mark.parametrize("method", GROUP)
+def test_group_methods_on_rotations_times_a_unitary_group(method):
+    """min ‖R − Q‖² + ‖W − V‖² over SO(4) × U(3): the minimizer is (Q, V)."""
+    manifold = Product([SpecialOrthogonal(4), Unitary(3)])
+    q, v = manifold.random_point(rng=0)
+
+    def cost(x):
+        return anp.sum((x[0] - q) ** 2) + anp.sum(anp.abs(x[1] - v) ** 2)
+
+    def jac(x):
+        return (2 * (x[0] - q), 2 * (x[1] - v))
+
+    res = orthopt.minimize(cost, manifold.random_point(rng=1), method=method, manifold=manifold,
+                           jac=jac, rng=0, options={"gradient_tolerance": 1e-8})
+    assert res.success, res.message
+    assert res.x[0].dtype == np.float64 and res.x[1].dtype == np.complex128
+    np.testing.assert_allclose(res.x[0], q, atol=EPS ** (1 / 3))
+    np.testing.assert_allclose(res.x[1], v, atol=EPS ** (1 / 3))
+
+
+@pytest.mark.parametrize("solver", ["givens", "projunn"])
+def test_group_methods_stochastic_step_on_a_product(solver):
+    from orthopt.optim import GivensCoordinateDescent, ProjUNN
+
+    manifold = Product([SpecialOrthogonal(4), SpecialOrthogonal(3)])
+    q = manifold.random_point(rng=0)
+    stepper = (GivensCoordinateDescent(lr=0.2, manifold=manifold, block=2) if solver == "givens"
+               else ProjUNN(lr=0.2, rank=2, manifold=manifold))
+    x = manifold.random_point(rng=1)
+    state = stepper.init_state(x, rng=0)
+    for _ in range(400):
+        x, state = stepper.step(x, (2 * (x[0] - q[0]), 2 * (x[1] - q[1])), state)
+    assert manifold.check_point(x) <= 100 * EPS
+    for got, want in zip(x, q):
+        np.testing.assert_allclose(got, want, atol=1e-6)
 
 
 # -- diagnostics --------------------------------------------------------------------------------
