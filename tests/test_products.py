@@ -158,12 +158,12 @@ def procrustes_pairs(k=3, m=12, seed=0):
         return tuple(2.0 * a_i.T @ (a_i @ r_i - b_i) for a_i, r_i, b_i in zip(a, x, b))
 
     x0 = manifold.random_point(rng=seed + 2)
-    return manifold, cost, jac, x0, optimum
+    return manifold, cost, jac, x0, optimum, (a, b)
 
 
 @pytest.mark.parametrize("method", RIEMANNIAN + GROUP)
 def test_procrustes_pairs_on_a_product_of_rotations(method):
-    manifold, cost, jac, x0, optimum = procrustes_pairs()
+    manifold, cost, jac, x0, optimum, _ = procrustes_pairs()
     res = orthopt.minimize(cost, x0, method=method, manifold=manifold, jac=jac, rng=0,
                            options={"gradient_tolerance": 1e-8})
     assert res.success, res.message
@@ -171,6 +171,26 @@ def test_procrustes_pairs_on_a_product_of_rotations(method):
         assert np.linalg.det(r_i) > 0
         assert np.max(np.abs(r_i - r_star)) <= EPS ** (1 / 3)
     assert res.fun == pytest.approx(cost(optimum), rel=1e4 * EPS)
+
+
+@pytest.mark.skipif(xs is None, reason="array-api-strict is not installed")
+@pytest.mark.parametrize("method", ["cg"] + GROUP)
+def test_procrustes_pairs_on_array_api_strict(method):
+    manifold, _, _, x0_np, optimum, (a_np, b_np) = procrustes_pairs(k=2)
+    a, b = [xs.asarray(v) for v in a_np], [xs.asarray(v) for v in b_np]
+
+    def cost(x):
+        return sum(xs.sum((a_i @ r_i - b_i) ** 2) for a_i, r_i, b_i in zip(a, x, b))
+
+    def jac(x):
+        return tuple(2.0 * a_i.T @ (a_i @ r_i - b_i) for a_i, r_i, b_i in zip(a, x, b))
+
+    x0 = tuple(xs.asarray(part) for part in x0_np)
+    res = orthopt.minimize(cost, x0, method=method, manifold=manifold, jac=jac, rng=0,
+                           options={"gradient_tolerance": 1e-8})
+    assert res.success, res.message
+    for r_i, r_star in zip(res.x, optimum):
+        assert np.max(np.abs(to_numpy(r_i) - r_star)) <= EPS ** (1 / 3)
 
 
 @pytest.mark.parametrize("method", ["rgd-bb", "cg", "lbfgs", "trust-regions"])
