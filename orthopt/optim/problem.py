@@ -7,6 +7,11 @@ projection onto the tangent space (see :mod:`orthopt.manifolds.base`).
 
 Without a gradient, NumPy costs are differentiated by autograd (write them
 with ``import autograd.numpy as np``).
+
+On a :class:`~orthopt.manifolds.Product` a point is a tuple (x₁, …, x_m) and
+the Euclidean gradient the tuple of blocks (∂f/∂x₁, …, ∂f/∂x_m), each with
+its factor's shape and dtype (complex blocks in the same convention); the
+cost receives the tuple, and autograd differentiates it factor by factor.
 """
 
 from __future__ import annotations
@@ -32,9 +37,12 @@ class Problem:
     manifold : Manifold
         Where x lives (Stiefel, SpecialOrthogonal, Unitary).
     cost : callable
-        ``cost(x) -> real scalar`` for x of shape (n, p).
+        ``cost(x) -> real scalar`` for x of shape (n, p) (a tuple of arrays on a
+        Product).
     euclidean_gradient : callable, optional
-        ``euclidean_gradient(x) -> array (n, p)``, ∇f(x) in the ambient space.
+        ``euclidean_gradient(x) -> array (n, p)``, ∇f(x) in the ambient space; on
+        a Product a tuple with one block per factor (a wrong block is named in
+        the error).
     cost_and_gradient : callable, optional
         ``cost_and_gradient(x) -> (f, ∇f(x))``, when both share work.
     euclidean_hessian : callable, optional
