@@ -550,3 +550,21 @@ def test_stochastic_steppers_on_a_product_act_factor_by_factor(stepper):
     for got, want in zip(x, singles):
         np.testing.assert_allclose(got, want, rtol=0, atol=10 * EPS)
     assert manifold.check_point(x) <= 100 * EPS
+
+
+@pytest.mark.parametrize("method", ["cg", "lbfgs", "trust-regions"])
+def test_summed_batch_of_product_points(method):
+    """k product points with one scalar cost: every factor carries the batch axis."""
+    manifold = Product([SpecialOrthogonal(3), Euclidean(3)])
+    x0 = manifold.random_point(rng=0, shape=(4,))
+    target = manifold.random_point(rng=1, shape=(4,))
+
+    def cost(x):
+        return anp.sum((x[0] - target[0]) ** 2) + anp.sum((x[1] - target[1]) ** 2)
+
+    res = orthopt.minimize(cost, x0, method=method, manifold=manifold,
+                           options={"gradient_tolerance": 1e-9})
+    assert res.success, res.message
+    assert [part.shape for part in res.x] == [(4, 3, 3), (4, 3)]
+    for got, want in zip(res.x, target):
+        np.testing.assert_allclose(got, want, atol=EPS ** (1 / 3))
