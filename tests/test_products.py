@@ -357,7 +357,7 @@ def test_gradient_of_the_wrong_shape_names_the_factor():
     manifold = Product([Stiefel(5, 2), Euclidean(3)])
     x0 = manifold.random_point(rng=0)
     with pytest.raises(ValueError, match=r"gradient \(in factor 1\) has shape \(2,\) but "
-                                         r"factor 1 has shape \(3,\)"):
+                                         r"factor 1 of x has shape \(3,\)"):
         orthopt.minimize(lambda x: 0.0, x0, manifold=manifold,
                          jac=lambda x: (np.zeros((5, 2)), np.zeros(2)))
     with pytest.raises(ValueError, match=r"must be a tuple of 2 arrays.*got a ndarray"):

@@ -99,7 +99,7 @@ def factor_label(path):
     return "factor " + ".".join(str(i) for i in path) if path else ""
 
 
-def check_like(value, x, what, returned="has", path=()):
+def check_like(value, x, what, path=()):
     """Check that ``value`` has the structure, shapes and field of the point x.
 
     Parameters
@@ -124,6 +124,7 @@ def check_like(value, x, what, returned="has", path=()):
     """
     label = factor_label(path)
     where = f" (in {label})" if label else ""
+    of_x = f"{label} of x" if label else "x"
     if is_product_point(x):
         if not is_product_point(value) or len(value) != len(x):
             got = (f"{len(value)} factors" if is_product_point(value)
@@ -133,18 +134,18 @@ def check_like(value, x, what, returned="has", path=()):
                 f"{what}{where} must be a tuple of {len(x)} arrays, one per factor of the "
                 f"product point, got {got}"
             )
-        return ProductVector(check_like(v, a, what, returned, path + (i,))
+        return ProductVector(check_like(v, a, what, path + (i,))
                              for i, (v, a) in enumerate(zip(value, x)))
     shape = tuple(getattr(value, "shape", ()))
     if shape != tuple(x.shape):
         raise ValueError(
-            f"{what}{where} has shape {shape} but {label or 'x'} has shape {tuple(x.shape)}; "
-            f"it must have the shape of {label + ' of x' if label else 'x'}"
+            f"{what}{where} has shape {shape} but {of_x} has shape {tuple(x.shape)}; "
+            f"it must have the shape of {of_x}"
         )
     xp = get_namespace(x)
     if is_complex_dtype(xp, value.dtype) and not is_complex_dtype(xp, x.dtype):
         raise ValueError(
-            f"{what}{where} is complex ({value.dtype}) but {label or 'x'} is real ({x.dtype}): "
+            f"{what}{where} is complex ({value.dtype}) but {of_x} is real ({x.dtype}): "
             f"a real manifold needs a real value (take its real part if the imaginary part is "
             f"rounding, or use a complex manifold such as Unitary / Stiefel(field='complex'))"
         )
