@@ -15,22 +15,26 @@ seeded by ``seed``. A checkpoint stores that generator's state, the iteration,
 all weights and both optimizers' states, so ``resume=True`` continues the very
 same trajectory: the final weights equal those of an uninterrupted run bit for
 bit. Ctrl-C finishes the current iteration, writes a checkpoint and stops
-(press it twice to abort at once). A non-finite loss stops the run before the
-update, keeps the last checkpoint, and says so in ``result["message"]``.
+(press it twice to abort at once; see :mod:`.interrupt`). A non-finite loss
+stops the run before the update, keeps the last checkpoint, and says so in
+``result["message"]``.
 
 Outputs in ``out`` (when given): ``config.json``, ``log.csv`` and
 ``log.jsonl`` (one row per iteration), ``checkpoint.npz`` and ``curves.png``.
+The run holds ``out`` exclusively, refuses a directory that already holds a
+run unless resuming or overwriting, and replaces files whole (see
+:mod:`.rundir`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
+import io
 import json
 import math
 import os
-import contextlib
-import io
 import time
 
 import numpy as np
