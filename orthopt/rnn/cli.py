@@ -25,7 +25,8 @@ Exit codes: 0 finished, interrupted or aborted by Ctrl-C (continue with
 --resume); 1 stopped on a non-finite loss; 2 bad arguments or missing data;
 3 refused: DIR holds a run (give --resume or --overwrite), is in use by
 another run, or its checkpoint is past --iterations; 4 a damaged file in DIR
-(the message names it and what is wrong).
+(the message names it and what is wrong); 130 Ctrl-C outside the training
+loop (while starting, or after the run stopped; continue with --resume).
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ import sys
 __all__ = ["add_rnn_subparser", "run_rnn", "config_from_args", "EXIT_CODES"]
 
 #: The exit codes of ``orthopt rnn`` (also in the command's help).
-EXIT_CODES = {"ok": 0, "nonfinite": 1, "usage": 2, "refused": 3, "damaged": 4}
+EXIT_CODES = {"ok": 0, "nonfinite": 1, "usage": 2, "refused": 3, "damaged": 4,
+              "interrupted": 130}
 
 #: BLAS threads of ``orthopt rnn`` by default: one was faster than two at every size the
 #: CLI runs, alone and next to a busy process (benchmarks/results/blas_threads.json)
@@ -178,6 +180,13 @@ def run_rnn(args):
         trainer = Trainer(config, out=args.out, like=like, progress=not args.no_progress)
         with blas_threads(threads or None):
             result = trainer.run(resume=args.resume, overwrite=getattr(args, "overwrite", False))
+        _report(result, args.out)
+    except KeyboardInterrupt:
+        # Ctrl-C outside the training loop (its handler turns Ctrl-C into a clean stop): while
+        # starting, or after the run stopped. Every file is whole either way (rundir.py)
+        print("orthopt rnn: interrupted outside the training loop; the run directory is "
+              "consistent, continue with --resume", file=sys.stderr)
+        return EXIT_CODES["interrupted"]
     except DamagedFileError as err:
         print(f"orthopt rnn: error: damaged file {err}. Restore it from a copy, or start over "
               "with --overwrite", file=sys.stderr)
@@ -188,6 +197,11 @@ def run_rnn(args):
     except (ValueError, FileNotFoundError) as err:
         print(f"orthopt rnn: error: {err}", file=sys.stderr)
         return EXIT_CODES["usage"]
+    return EXIT_CODES["nonfinite"] if result["status"] == "nonfinite" else EXIT_CODES["ok"]
+
+
+def _report(result, out):
+    """Print the result of a run: notes (stderr), status, losses, where the outputs are."""
     for note in result.get("notes", ()):
         print(f"orthopt rnn: note: {note}", file=sys.stderr)
     print(result["message"])
@@ -200,8 +214,7 @@ def run_rnn(args):
         acc = result["eval_accuracy"]
         print(f"held-out loss {result['eval_loss']:.5g}"
               + (f", accuracy {100 * acc:.2f} %" if acc is not None else ""))
-    print(f"outputs in {args.out}")
-    return EXIT_CODES["nonfinite"] if result["status"] == "nonfinite" else EXIT_CODES["ok"]
+    print(f"outputs in {out}")
 
 
 def main(argv=None):

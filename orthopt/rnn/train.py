@@ -538,7 +538,11 @@ class Trainer:
             if status in ("finished", "interrupted"):
                 self.save()
         if status == "finished" and self.out is not None:
-            self.plot()
+            try:
+                self.plot()
+            except KeyboardInterrupt:  # the run itself is complete and saved: say so, no trace
+                self.notes.append("Ctrl-C while drawing curves.png: the figure is missing, the "
+                                  "run is complete (draw it with Trainer.plot)")
         eval_loss, eval_acc = (None, None)
         evals = [r for r in self.history if r.get("eval_loss") is not None]
         if evals:
