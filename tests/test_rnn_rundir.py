@@ -270,3 +270,15 @@ def test_double_ctrl_c_while_an_iteration_commits_loses_nothing(tmp_path, monkey
                  "--no-progress"]) == 0
     assert _iterations(tmp_path / "run") == list(range(1, 9))
     _assert_same_run(tmp_path / "run", reference)
+
+
+def test_resume_of_a_missing_directory_creates_nothing(tmp_path, capsys):
+    assert _train(tmp_path / "nothing", 4, "--resume") == EXIT_CODES["usage"]
+    assert "run without --resume first" in capsys.readouterr().err
+    assert not os.path.exists(tmp_path / "nothing")
+
+
+def test_resume_and_overwrite_exclude_each_other(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        _train(tmp_path / "run", 4, "--resume", "--overwrite")
+    assert "not allowed with argument" in capsys.readouterr().err

@@ -91,11 +91,12 @@ def add_rnn_subparser(subparsers):
     parser.add_argument("task", choices=TASKS, help="the task")
     parser.add_argument("--out", required=True, metavar="DIR",
                         help="output directory (config, logs, checkpoint, figure)")
-    parser.add_argument("--resume", action="store_true",
-                        help="continue from DIR/checkpoint.npz with DIR/config.json's settings")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="start over in a DIR that already holds a run (deletes its "
-                             "checkpoint and logs); without it such a DIR is refused")
+    existing = parser.add_mutually_exclusive_group()
+    existing.add_argument("--resume", action="store_true",
+                          help="continue from DIR/checkpoint.npz with DIR/config.json's settings")
+    existing.add_argument("--overwrite", action="store_true",
+                          help="start over in a DIR that already holds a run (deletes its "
+                               "checkpoint and logs); without it such a DIR is refused")
     parser.add_argument("--blas-threads", type=int, default=DEFAULT_BLAS_THREADS, metavar="N",
                         help=f"threads of every BLAS library (default {DEFAULT_BLAS_THREADS}, "
                              "the fastest measured at these sizes; 0: leave as configured)")

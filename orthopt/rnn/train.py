@@ -444,6 +444,9 @@ class Trainer:
             if resume:
                 raise ValueError("resume=True needs an output directory holding checkpoint.npz")
             return self._run(resume)
+        if resume and not os.path.isdir(self.out):
+            raise FileNotFoundError(f"no run directory {self.out!r} to resume (no checkpoint, "
+                                    "no config.json); run without --resume first")
         with lock_run_directory(self.out):
             remove_temporaries(self.out)
             if resume:
