@@ -247,10 +247,12 @@ class SparsePCA(EstimatorBase):
     components of ``fit(X, alpha=α)``. Powers of two make the division exact,
     so data that is already unit-scaled (a correlation matrix) is solved as given.
 
-    A fit that stops at ``max_iter`` before meeting ``tol`` (stage 1 or the
-    refit) sets ``converged_ = False`` and warns with
+    A fit whose ℓ1 solver or refit stops before meeting ``tol`` (at
+    ``max_iter``, or at the precision limit: the warning says which) sets
+    ``converged_ = False`` and warns with
     ``sklearn.exceptions.ConvergenceWarning``; the loadings are the last
-    iterate, usable but not stationary to ``tol``. Raise ``max_iter`` or ``tol``.
+    iterate, orthonormal and usable but not stationary to ``tol``. Raise
+    ``max_iter``, loosen ``tol``, or try another ``method``.
 
     Parameters are validated by scikit-learn's ``_parameter_constraints``
     machinery when ``fit`` is called (wrong types and ranges raise
@@ -418,7 +420,8 @@ class SparsePCA(EstimatorBase):
             warnings.warn(
                 f"SparsePCA(method={self.method!r}) did not converge to tol={tol:g} "
                 f"(relative) within max_iter={max_iter}: {'; '.join(failures)}. The loadings "
-                "are the last iterate (usable, not stationary to tol); raise max_iter or tol.",
+                "are the last iterate (usable, not stationary to tol); raise max_iter, loosen tol "
+                "or try another method.",
                 ConvergenceWarning,
                 stacklevel=2,
             )
