@@ -287,8 +287,8 @@ def benchmark(args):
 
 def _print_row(mode, r):
     print(f"{mode:<8} {r['library']:<8} {r['solver']:<18} {'yes' if r['reached'] else 'NO ':<4} "
-          f"{r['time']:8.2f}s cpu {r['wall_time']:7.2f}s wall {r['iterations']:6d} it  ‖g‖/‖g₀‖={r['relative_grad']:.1e}  "
-          f"σ err={r['sigma_error']:.1e}  {r['status']}", flush=True)
+          f"{r['time']:8.2f}s cpu {r['wall_time']:7.2f}s wall {r['iterations']:6d} it  "
+          f"‖g‖/‖g₀‖={r['relative_grad']:.1e}  σ err={r['sigma_error']:.1e}  {r['status']}", flush=True)
 
 
 def _print_table(results):
@@ -315,7 +315,8 @@ def _print_table(results):
         mark = "≥ " if h[f"ratio{suffix}_is_lower_bound"] else ""
         reached = "" if h[f"pymanopt{suffix}_reached"] else " (not reached)"
         ratio = "n/a" if h[f"ratio{suffix}"] is None else f"{mark}{h[f'ratio{suffix}']:.1f}×"
-        return f"{h[f'pymanopt{suffix}_best']} {h[f'pymanopt{suffix}_time']:.2f} s{reached} | {ratio}"
+        best, seconds = h[f"pymanopt{suffix}_best"], h[f"pymanopt{suffix}_time"]
+        return f"{best} {seconds:.2f} s{reached} | {ratio}"
 
     for h in results["headline"]:
         ours = (f"{h['orthopt_best']} {h['orthopt_time']:.2f} s"

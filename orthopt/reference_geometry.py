@@ -50,7 +50,7 @@ def ambient_gaussian(manifold, x, rng):
 
 
 def reference_projection(manifold, x, u):
-    """The orthogonal projection onto T_x written from the definition, not by ``manifold.projection``.
+    """The orthogonal projection onto T_x from the definition, not from ``manifold.projection``.
 
     Stiefel family (T_x = {v : xᴴv skew-Hermitian}): u − x herm(xᴴu).
     Grassmann (horizontal space xᴴv = 0): (I − xxᴴ)u. Euclidean: u. A product:
