@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from orthopt._threads import blas_threads
@@ -100,3 +101,28 @@ def test_rnn_blas_threads_flag(tmp_path, capsys):
     assert args.func(args) == 0
     args = parser.parse_args(tiny + ["--out", str(tmp_path / "c"), "--blas-threads", "-1"])
     assert args.func(args) == 2 and "--blas-threads" in capsys.readouterr().err
+
+
+def test_solvers_run_small_problems_on_one_blas_thread():
+    """blas_threads="auto" (the default) pins every BLAS during a run on a small point;
+    an explicit count is honoured; None leaves the pools alone."""
+    from threadpoolctl import threadpool_info
+
+    from orthopt.manifolds import Stiefel
+    from orthopt.optim import Problem, RiemannianGradientDescent
+
+    manifold = Stiefel(8, 2)
+    a = np.diag(np.arange(1.0, 9.0))
+    problem = Problem(manifold, lambda x: float(np.sum(x * (a @ x))),
+                      euclidean_gradient=lambda x: 2 * a @ x)
+    seen = []
+
+    def record(_):
+        seen.append({lib["filepath"]: lib["num_threads"] for lib in threadpool_info()
+                     if lib["user_api"] == "blas"})
+        return True
+
+    RiemannianGradientDescent().run(problem, rng=0, callback=record)
+    assert seen and all(n == 1 for n in seen[-1].values())
+    with pytest.raises(ValueError, match="blas_threads"):
+        RiemannianGradientDescent(blas_threads=0)
