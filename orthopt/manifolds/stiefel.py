@@ -63,6 +63,9 @@ import functools
 import numpy as np
 
 from ..backend import conj_transpose, device_of, eye_like, get_namespace, to_float
+from ..cayley import cayley_square
+from ..expm import expm_skew
+from ..so3 import polar_so3
 from ..linalg import (
     apply_givens,
     cholesky_qr,
@@ -78,10 +81,6 @@ from ..linalg import (
 from .base import Manifold
 
 __all__ = ["Stiefel"]
-
-# Newton–Schulz converges in ≤ 3 steps when ‖vᴴv‖₂ ≤ ‖v‖_F² ≤ this.
-_NEWTON_SCHULZ_MAX_STEP2 = 0.1
-
 
 @functools.lru_cache(maxsize=16)
 def _rounds(n):
@@ -179,6 +178,10 @@ class Stiefel(Manifold):
         return q
 
     def _retract_exp(self, x, v):
+        if self.p == self.n:
+            # x expm(Ω), Ω = skew(xᴴv): Taylor polynomials from products only,
+            # closed forms for n ≤ 3 (orthopt.expm.expm_skew)
+            return x @ expm_skew(skew(conj_transpose(x) @ v))
         return self.exp(x, v)
 
     def log(self, x, y):
@@ -211,21 +214,18 @@ class Stiefel(Manifold):
         if 5 * self.p <= self.n:
             # tall: the p×p eigh is cheap next to the two n×p products it needs
             return polar(y, method="eigh")
-        # square-ish: eigh of p×p costs ~7 GEMMs; Newton–Schulz needs only
-        # products and converges in ≤ 3 steps when ‖vᴴv‖₂ ≤ ‖v‖_F² is small
-        step2 = to_float(get_namespace(v).max(self.inner_product(x, v, v)))
-        method = "newton_schulz" if step2 <= _NEWTON_SCHULZ_MAX_STEP2 else "eigh"
-        return polar(y, method=method)
+        if self.n == 3 and self.p == 3 and not self.is_complex:
+            return x @ polar_so3(skew(conj_transpose(x) @ v))
+        # square-ish: high-order Newton–Schulz, products only, one step to working
+        # precision for ‖v‖₂ < 1 (orthopt.binomial); eigh for longer steps
+        return polar(y, method="newton_schulz")
 
     def _retract_cayley(self, x, v):
         xp = get_namespace(x, v)
-        xh_v = conj_transpose(x) @ v
         if self.p == self.n:
-            # R = x (I − Ω/2)⁻¹(I + Ω/2) = 2 x (I − Ω/2)⁻¹ − x, Ω = xᴴv;
-            # (x M⁻¹)ᴴ = M⁻ᴴ xᴴ with Mᴴ = I + Ω/2 for skew-Hermitian Ω.
-            omega = skew(xh_v)
-            z_h = xp.linalg.solve(eye_like(omega) + omega / 2, conj_transpose(x))
-            return 2 * conj_transpose(z_h) - x
+            # 2y(yᴴy)⁻¹ − x with y = x + v/2: a Hermitian positive solve, no xᴴv
+            return cayley_square(x, v)
+        xh_v = conj_transpose(x) @ v
         pv = v - x @ xh_v / 2
         if 2 * self.p >= self.n:
             w = pv @ conj_transpose(x) - x @ conj_transpose(pv)
