@@ -40,7 +40,8 @@ from __future__ import annotations
 
 import math
 
-from .backend import conj_transpose, eye_like, finfo_eps, get_namespace, is_complex_dtype, is_numpy
+from .backend import conj_transpose, finfo_eps, get_namespace, is_complex_dtype, is_numpy
+from .expm import add_scaled_identity
 
 __all__ = ["binomial_degree", "gram_power", "polar_newton_schulz"]
 
@@ -101,17 +102,16 @@ def _horner(e, e2, coefficients):
     p = Σ_j B_j (e²)^j with B_j = c_{2j} I + c_{2j+1} e; the top block is c_d e².
     """
     degree = len(coefficients) - 1
-    ident = eye_like(e)
     if degree == 1:
-        return coefficients[0] * ident + coefficients[1] * e
+        return add_scaled_identity(coefficients[1] * e, coefficients[0])
     m = degree // 2
     acc = coefficients[degree] * e2
     acc += coefficients[degree - 1] * e
-    acc += coefficients[degree - 2] * ident
+    acc = add_scaled_identity(acc, coefficients[degree - 2])
     for j in range(m - 2, -1, -1):
         acc = e2 @ acc
         acc += coefficients[2 * j + 1] * e
-        acc += coefficients[2 * j] * ident
+        acc = add_scaled_identity(acc, coefficients[2 * j])
     return acc
 
 
@@ -197,7 +197,7 @@ def polar_newton_schulz(a, gram=None, max_iterations=20):
     unit_roundoff = finfo_eps(xp, a.dtype) / 2
     y = a
     for _ in range(max_iterations):
-        e = gram - eye_like(gram)
+        e = add_scaled_identity(gram + 0.0, -1.0)  # a fresh copy, diagonal shifted in place
         power, _, r, e2 = _gram_power(e, -0.5, unit_roundoff)
         if power is not None:
             return y @ power

@@ -35,7 +35,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .backend import conj_transpose, eye_like, get_namespace, is_complex_dtype, is_numpy
+from .backend import conj_transpose, get_namespace, is_complex_dtype, is_numpy
+from .expm import add_scaled_identity
 from .binomial import gram_power
 from .so3 import cayley_so3
 
@@ -68,7 +69,7 @@ def cayley_square(x, v):
         factor = scipy.linalg.cho_factor(gram, lower=True, check_finite=False)
         z = conj_transpose(scipy.linalg.cho_solve(factor, conj_transpose(y), check_finite=False))
         return np.asarray(2 * z - x, dtype=x.dtype)
-    power, _ = gram_power(gram - eye_like(gram), -1.0)
+    power, _ = gram_power(add_scaled_identity(gram + 0.0, -1.0), -1.0)
     if power is None:
         z = conj_transpose(xp.linalg.solve(gram, conj_transpose(y)))
     else:

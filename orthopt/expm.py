@@ -61,7 +61,7 @@ import math
 from .so3 import exp_so3
 from .backend import device_of, eye_like, get_namespace, is_complex_dtype, is_numpy, real_dtype_of
 
-__all__ = ["expm_taylor", "expm_skew", "taylor_degree"]
+__all__ = ["expm_taylor", "expm_skew", "taylor_degree", "add_scaled_identity"]
 
 _DEGREES = (1, 2, 4, 8, 12, 18)
 # θ_m for the relative backward error u, Bader, Blanes & Casas (2019), Table 1
@@ -181,12 +181,17 @@ def _combine(coefficients, terms, ident=0.0):
         else:
             out += c * t if c != 1.0 else t
     if ident != 0.0:
-        out = _add_identity(out, ident)
+        out = add_scaled_identity(out, ident)
     return out
 
 
-def _add_identity(out, c):
-    """out + c·I, touching the diagonal only (out is a fresh array, updated in place)."""
+def add_scaled_identity(out, c):
+    """out + c·I for a fresh array ``out`` of shape (..., n, n), updated in place.
+
+    Only the diagonal is touched (a strided slice of the flattened matrices),
+    which for stacks of small matrices is about half the cost of adding a
+    broadcast identity. ``out`` must not be shared: it may be modified.
+    """
     xp = get_namespace(out)
     n = out.shape[-1]
     flat = xp.reshape(out, tuple(out.shape[:-2]) + (n * n,))
@@ -202,13 +207,13 @@ def _evaluate(index, a, a2, skew, scale=1.0):
     the other degrees expect ``scale == 1``.
     """
     if index == 0:
-        return _add_identity(a + 0.0, 1.0)
+        return add_scaled_identity(a + 0.0, 1.0)
     if index == 1:
         return _combine((1.0, 0.5), (a, a2), ident=1.0)
     if index == 2:
         out = a2 @ _combine((1 / 6, 1 / 24), (a, a2), ident=0.5)
         out += a
-        return _add_identity(out, 1.0)
+        return add_scaled_identity(out, 1.0)
     if index == 3:
         # with σ = scale, σ² = s2: A₄ = s2·(a2 @ t), and the factor s2 of the left
         # operand of A₈ is moved into the right one
@@ -219,7 +224,7 @@ def _evaluate(index, a, a2, skew, scale=1.0):
             ident=c["x4"] * s2)
         a8 += scale * a if scale != 1.0 else a
         a8 += (c["y2"] * s2) * a2
-        return _add_identity(a8, 1.0)
+        return add_scaled_identity(a8, 1.0)
     a3 = a2 @ a
     if index == 4:
         b = [_combine(row[1:], (a, a2, a3), ident=row[0]) for row in _T12]
@@ -247,25 +252,28 @@ _SLICE_BYTES = 1 << 18
 _SMALL = 16
 
 
-def _group(index, squarings, a, a2, skew):
+def _group(index, squarings, a, a2, skew, scale=1.0):
     """exp of a group sharing one degree and one number of squarings."""
     xp = get_namespace(a)
     count = a.shape[0] if a.ndim == 3 else 1
     per_matrix = a.shape[-1] * a.shape[-1] * a.itemsize if hasattr(a, "itemsize") else 0
     if is_numpy(xp) and count > 1 and count * per_matrix > 2 * _SLICE_BYTES:
         step = max(1, _SLICE_BYTES // per_matrix)
-        return xp.concat([_group_slice(index, squarings, a[i:i + step, ...], a2[i:i + step, ...], skew)
+        return xp.concat([_group_slice(index, squarings, a[i:i + step, ...], a2[i:i + step, ...], skew,
+                                       scale)
                           for i in range(0, count, step)], axis=0)
-    return _group_slice(index, squarings, a, a2, skew)
+    return _group_slice(index, squarings, a, a2, skew, scale)
 
 
-def _group_slice(index, squarings, a, a2, skew):
-    if squarings and index == 3:
-        r = _evaluate(index, a, a2, skew, scale=0.5**squarings)
+def _group_slice(index, squarings, a, a2, skew, scale=1.0):
+    """exp(σa), σ = scale·2⁻ˢ: T_m(σa)^{2ˢ}, the factor σ folded into degree 8's coefficients."""
+    sigma = scale * 0.5**squarings
+    if index == 3:
+        r = _evaluate(index, a, a2, skew, scale=sigma)
     else:
-        if squarings:
-            a = a / 2.0**squarings
-            a2 = a2 / 4.0**squarings
+        if sigma != 1.0:
+            a = sigma * a
+            a2 = (sigma * sigma) * a2
         r = _evaluate(index, a, a2, skew)
     for _ in range(squarings):
         r = r @ r
@@ -279,8 +287,8 @@ def _norm_bounds(a, skew):
     return _one_norm(a)
 
 
-def expm_taylor(a, skew=False):
-    """Matrix exponential by a norm-adaptive optimized Taylor polynomial, no solve.
+def expm_taylor(a, skew=False, scale=1.0):
+    """exp(scale·a) by a norm-adaptive optimized Taylor polynomial, no solve.
 
     Parameters
     ----------
@@ -292,11 +300,15 @@ def expm_taylor(a, skew=False):
         :func:`orthopt.linalg.skew`). Enables the normal-matrix norm bound and
         the symmetric products described in the module docstring. With
         ``skew=False`` any square matrix is accepted.
+    scale : float, default 1
+        Compute exp(scale·a). The factor is folded into the scaling (for the
+        degree-8 formula into its coefficients), which saves a pass over the
+        input: the retraction passes a = xᴴv − vᴴx with scale = ½.
 
     Returns
     -------
     array, shape (..., n, n), same dtype and device as ``a``
-        exp(a) with relative backward error ≤ u (the unit roundoff of the dtype).
+        exp(scale·a) with relative backward error ≤ u (the unit roundoff of the dtype).
 
     Notes
     -----
@@ -307,26 +319,26 @@ def expm_taylor(a, skew=False):
         return a
     theta = _thresholds(xp, a.dtype)
     if a.ndim == 2:
-        return _expm_single(a, skew, theta)
+        return _expm_single(a, skew, theta, scale)
     batch = tuple(a.shape[:-2])
     n = a.shape[-1]
     flat = xp.reshape(a, (-1, n, n))
-    return xp.reshape(_expm_stack(flat, skew, theta), batch + (n, n))
+    return xp.reshape(_expm_stack(flat, skew, theta, scale), batch + (n, n))
 
 
-def _expm_single(a, skew, theta):
+def _expm_single(a, skew, theta, scale):
     xp = get_namespace(a)
-    bound = float(_norm_bounds(a, skew))
+    bound = scale * float(_norm_bounds(a, skew))
     if bound <= theta[0]:
-        return eye_like(a) + a
+        return eye_like(a) + scale * a
     a2 = _matmul_square(a, skew)
     if skew:
-        bound = min(bound, math.sqrt(float(_fro(a2))))
+        bound = min(bound, scale * math.sqrt(float(_fro(a2))))
     index, squarings = _select(bound, theta)
-    return _group(max(index, 1), squarings, a, a2, skew)
+    return _group(max(index, 1), squarings, a, a2, skew, scale)
 
 
-def _expm_stack(a, skew, theta):
+def _expm_stack(a, skew, theta, scale):
     """Stack (k, n, n): group by (degree, squarings), evaluate each group batched."""
     xp = get_namespace(a)
     count = a.shape[0]
@@ -334,7 +346,7 @@ def _expm_stack(a, skew, theta):
         return a
     a2 = _matmul_square(a, skew)
     # normal a: ‖a‖₂ ≤ ‖a²‖_F^{1/2} ≤ ‖a‖_F, so the first bound is not needed
-    bound = xp.sqrt(_fro(a2)) if skew else _one_norm(a)
+    bound = scale * (xp.sqrt(_fro(a2)) if skew else _one_norm(a))
     if not bool(xp.all(xp.isfinite(bound))):
         raise ValueError("expm: a matrix of the stack has inf or nan entries; check the input")
     # For stacks of small matrices a product costs about as much as two or three
@@ -350,7 +362,7 @@ def _expm_stack(a, skew, theta):
     key = index * 4096 + squarings
     first_key = int(key[0])
     if bool(xp.all(key == first_key)):  # the common case: one group, no reordering
-        return _group(max(first_key // 4096, 1), first_key % 4096, a, a2, skew)
+        return _group(max(first_key // 4096, 1), first_key % 4096, a, a2, skew, scale)
     order = xp.argsort(key, stable=True)
     key = xp.take(key, order, axis=0)
     a = xp.take(a, order, axis=0)
@@ -359,7 +371,7 @@ def _expm_stack(a, skew, theta):
     while start < count:
         k = int(key[start])
         stop = start + int(xp.sum(xp.astype(key == k, xp.int64)))
-        parts.append(_group(max(k // 4096, 1), k % 4096, a[start:stop, ...], a2[start:stop, ...], skew))
+        parts.append(_group(max(k // 4096, 1), k % 4096, a[start:stop, ...], a2[start:stop, ...], skew, scale))
         start = stop
     result = xp.concat(parts, axis=0)
     return xp.take(result, xp.argsort(order), axis=0)
@@ -390,13 +402,15 @@ def _expm_2x2(a):
     return scale[..., None, None] * (c[..., None, None] * eye_like(a) + s[..., None, None] * b)
 
 
-def expm_skew(a):
-    r"""exp(a) of skew-Hermitian matrices: the exponential map of SO(n) and U(n) at I.
+def expm_skew(a, scale=1.0):
+    r"""exp(scale·a) of skew-Hermitian matrices: the exponential map of SO(n) and U(n) at I.
 
     Parameters
     ----------
     a : array, shape (..., n, n), skew-symmetric (real) or skew-Hermitian (complex)
         Exactly skew, as :func:`orthopt.linalg.skew` returns it.
+    scale : float, default 1
+        Compute exp(scale·a) (see :func:`expm_taylor`).
 
     Returns
     -------
@@ -412,10 +426,12 @@ def expm_skew(a):
     """
     xp = get_namespace(a)
     n = a.shape[-1]
+    if n <= 3 and scale != 1.0:
+        a = scale * a
     if n == 1:
         return xp.exp(a)
     if n == 2:
         return _expm_2x2(a)
     if n == 3 and not is_complex_dtype(xp, a.dtype):
         return exp_so3(a)
-    return expm_taylor(a, skew=True)
+    return expm_taylor(a, skew=True, scale=scale)

@@ -179,9 +179,10 @@ class Stiefel(Manifold):
 
     def _retract_exp(self, x, v):
         if self.p == self.n:
-            # x expm(Ω), Ω = skew(xᴴv): Taylor polynomials from products only,
-            # closed forms for n ≤ 3 (orthopt.expm.expm_skew)
-            return x @ expm_skew(skew(conj_transpose(x) @ v))
+            # x expm(Ω), Ω = ½(xᴴv − vᴴx): Taylor polynomials from products only,
+            # closed forms for n ≤ 3 (orthopt.expm.expm_skew); the ½ goes into its scaling
+            xh_v = conj_transpose(x) @ v
+            return x @ expm_skew(xh_v - conj_transpose(xh_v), scale=0.5)
         return self.exp(x, v)
 
     def log(self, x, y):
