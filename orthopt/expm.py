@@ -426,12 +426,13 @@ def expm_skew(a, scale=1.0):
     """
     xp = get_namespace(a)
     n = a.shape[-1]
-    if n <= 3 and scale != 1.0:
+    closed_form = n <= 2 or (n == 3 and not is_complex_dtype(xp, a.dtype))
+    if closed_form and scale != 1.0:
         a = scale * a
     if n == 1:
         return xp.exp(a)
     if n == 2:
         return _expm_2x2(a)
-    if n == 3 and not is_complex_dtype(xp, a.dtype):
+    if closed_form:
         return exp_so3(a)
     return expm_taylor(a, skew=True, scale=scale)
