@@ -349,16 +349,20 @@ def _expm_stack(a, skew, theta, scale):
     bound = scale * (xp.sqrt(_fro(a2)) if skew else _one_norm(a))
     if not bool(xp.all(xp.isfinite(bound))):
         raise ValueError("expm: a matrix of the stack has inf or nan entries; check the input")
-    # For stacks of small matrices a product costs about as much as two or three
-    # elementwise passes (both are memory bound), and degree 12 needs ~27 passes
-    # against degree 8's ~15: there degree 8 plus squarings is cheaper.
-    top = 3 if a.shape[-1] <= _SMALL else len(theta) - 1
+    last = len(theta) - 1
     index = xp.zeros(bound.shape, dtype=xp.int64, device=device_of(a))
-    for t in theta[:top]:
+    for t in theta[:last]:
         index = index + xp.astype(bound > t, xp.int64)
-    ratio = xp.maximum(bound / theta[top], xp.ones_like(bound))
-    squarings = xp.where(index == top,
+    ratio = xp.maximum(bound / theta[last], xp.ones_like(bound))
+    squarings = xp.where(index == last,
                          xp.astype(xp.ceil(xp.log2(ratio)), xp.int64), xp.zeros_like(index))
+    if a.shape[-1] <= _SMALL:
+        # For stacks of small matrices a product costs about as much as a few
+        # elementwise passes (both memory bound): degree 12 needs ~27 passes and
+        # 4 products, degree 8 plus one squaring ~15 passes and 4 products.
+        one_squaring = (bound > theta[3]) & (bound <= 2 * theta[3])
+        index = xp.where(one_squaring, xp.full_like(index, 3), index)
+        squarings = xp.where(one_squaring, xp.ones_like(squarings), squarings)
     key = index * 4096 + squarings
     first_key = int(key[0])
     if bool(xp.all(key == first_key)):  # the common case: one group, no reordering
