@@ -6,19 +6,30 @@ retraction is
     R_x(v) = x (I − Ω/2)⁻¹ (I + Ω/2) = 2 x (I − Ω/2)⁻¹ − x.
 
 The skew structure turns the general solve into a Hermitian positive
-definite one. With y = x + v/2 = x(I + Ω/2),
+definite one. With y = x + v/2 = x(I + Ω/2) and xᴴx = I,
 
-    yᴴy = (I − Ω/2)(I + Ω/2) = I − Ω²/4 = I + vᴴv/4 =: G,
+    (I + Ω/2)ᴴ(I + Ω/2) = I − Ω²/4 = I + ΩᴴΩ/4 = I + vᴴv/4 =: G,
     y G⁻¹ = x (I + Ω/2)(I + Ω/2)⁻¹(I − Ω/2)⁻¹ = x (I − Ω/2)⁻¹,
 
-so R_x(v) = 2 y G⁻¹ − x: no product xᴴv, one Gram matrix (a symmetric
-rank-k update, half a product) and G⁻¹ applied to y. G⁻¹ is applied
+so R_x(v) = 2 y G⁻¹ − x: no product xᴴv, one Gram matrix vᴴv (a symmetric
+rank-k update, half a product) and G⁻¹ applied to y.
+
+Why G is formed from v and not as yᴴy (equal when xᴴx = I): the points of
+a long run carry a rounding-level drift xᴴx = I + F. With G = yᴴy the step
+would normalize by I + F inside y G⁻¹ but not in the −x term, which gives
+RᴴR − I ≈ F − 4F: the drift triples every step and a run of a few dozen
+steps leaves the manifold (measured: ‖xᴴx − I‖ = 4 after 33 steps on
+SO(16)). With G = I + vᴴv/4 the step is x·cay(Ω) up to O(‖F‖‖Ω‖²): the
+drift is carried along once, a random walk like every multiplicative
+retraction's (lesson 2).
+
+G⁻¹ is applied
 
 * on NumPy, one matrix: by a Cholesky factorization G = LLᴴ and two
   triangular solves (LAPACK potrf + potrs), the cheapest route measured on
   a CPU;
 * elsewhere (stacks, CuPy, array-api-strict): by the binomial series
-  G⁻¹ = Σ(−E)^k, E = G − I = vᴴv/4, truncated at working precision
+  G⁻¹ = Σ(−E)^k, E = vᴴv/4, truncated at working precision
   (:func:`orthopt.binomial.gram_power`): matrix products only. A step with
   ‖v‖₂ ≳ 1.6 (‖E‖₂ too close to 1) takes a linear solve instead.
 * SO(3): the closed form of :func:`orthopt.so3.cayley_so3`.
@@ -44,7 +55,7 @@ __all__ = ["cayley_square"]
 
 
 def cayley_square(x, v):
-    """Cayley retraction 2 y (yᴴy)⁻¹ − x, y = x + v/2, of square orthogonal/unitary x.
+    """Cayley retraction 2 y (I + vᴴv/4)⁻¹ − x, y = x + v/2, of square orthogonal/unitary x.
 
     Parameters
     ----------
@@ -61,16 +72,18 @@ def cayley_square(x, v):
         omega = conj_transpose(x) @ v
         return x @ cayley_so3((omega - conj_transpose(omega)) / 2)
     y = x + v / 2
-    gram = conj_transpose(y) @ y
+    quarter = conj_transpose(v / 2) @ (v / 2)  # vᴴv/4; G = I + vᴴv/4, see the module docstring
     if is_numpy(xp) and x.ndim == 2:
         import scipy.linalg
 
         # G Zᴴ = yᴴ with G = LLᴴ: potrf, then potrs (two triangular solves)
+        gram = add_scaled_identity(quarter, 1.0)
         factor = scipy.linalg.cho_factor(gram, lower=True, check_finite=False)
         z = conj_transpose(scipy.linalg.cho_solve(factor, conj_transpose(y), check_finite=False))
         return np.asarray(2 * z - x, dtype=x.dtype)
-    power, _ = gram_power(add_scaled_identity(gram + 0.0, -1.0), -1.0)
+    power, _ = gram_power(quarter, -1.0)
     if power is None:
+        gram = add_scaled_identity(quarter, 1.0)
         z = conj_transpose(xp.linalg.solve(gram, conj_transpose(y)))
     else:
         z = y @ power

@@ -298,3 +298,23 @@ def test_so3_closed_forms(backend, dtype_name):
             assert_same_array_kind(results[name], omega)
             tol = 20 * eps_of(dtype_name) * max(1.0, norm if name == "exp" else 1.0)
             assert np.max(np.abs(got - reference)) <= tol, (name, norm)
+
+
+@pytest.mark.parametrize("retraction", ["cayley", "exp", "polar"])
+@pytest.mark.parametrize("dtype_name", ["float64", "float32"])
+def test_rounding_drift_stays_a_random_walk(retraction, dtype_name):
+    """Multiplicative retractions carry xᴴx − I along; none may amplify it.
+
+    (A Cayley step normalized by yᴴy instead of I + vᴴv/4 triples the drift
+    every step and leaves the manifold within ~30 steps.)
+    """
+    from orthopt.manifolds import SpecialOrthogonal
+
+    manifold = SpecialOrthogonal(16, retraction=retraction)
+    rng = np.random.default_rng(0)
+    x = manifold.random_point(rng=0, dtype=dtype_name)
+    steps = 300
+    for _ in range(steps):
+        v = manifold.random_tangent_vector(x, rng=rng) * 0.5
+        x = manifold.retraction(x, v.astype(dtype_name))
+    assert manifold.feasibility(x) <= 100 * eps_of(dtype_name) * 16 * math.sqrt(steps)
