@@ -123,12 +123,18 @@ def _bound(e):
 
 def _gram_power(e, alpha, unit_roundoff):
     """(power or None, degree, bound on ‖e‖₂, e² or None)."""
-    r = _bound(e)
-    degree = binomial_degree(r, unit_roundoff)
-    if degree == 1:
-        return _horner(e, None, _coefficients(alpha, 1)), 1, r, None
-    if not math.isfinite(r):
-        return None, 0, r, None
+    if e.ndim == 2:
+        # one matrix: a cheap look at ‖e‖_F may save the product e²
+        r = _bound(e)
+        degree = binomial_degree(r, unit_roundoff)
+        if degree == 1:
+            return _horner(e, None, _coefficients(alpha, 1)), 1, r, None
+        if not math.isfinite(r):
+            return None, 0, r, None
+    else:
+        # a stack: a pass over it costs about as much as the product, which
+        # gives the tighter bound ‖e‖₂ ≤ ‖e²‖_F^{1/2} ≤ ‖e‖_F anyway
+        r = math.inf
     e2 = _square_hermitian(e)
     r = min(r, math.sqrt(_bound(e2)))
     degree = binomial_degree(r, unit_roundoff)
@@ -192,12 +198,14 @@ def polar_newton_schulz(a, gram=None, max_iterations=20):
     matrix is formed again. All work is matrix products.
     """
     xp = get_namespace(a)
-    if gram is None:
+    fresh = gram is None  # a Gram matrix of the caller's must not be modified
+    if fresh:
         gram = conj_transpose(a) @ a
     unit_roundoff = finfo_eps(xp, a.dtype) / 2
     y = a
     for _ in range(max_iterations):
-        e = add_scaled_identity(gram + 0.0, -1.0)  # a fresh copy, diagonal shifted in place
+        e = add_scaled_identity(gram if fresh else gram + 0.0, -1.0)
+        fresh = True
         power, _, r, e2 = _gram_power(e, -0.5, unit_roundoff)
         if power is not None:
             return y @ power

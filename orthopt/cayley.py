@@ -71,8 +71,9 @@ def cayley_square(x, v):
     if n == 3 and not is_complex_dtype(xp, x.dtype):
         omega = conj_transpose(x) @ v
         return x @ cayley_so3((omega - conj_transpose(omega)) / 2)
-    y = x + v / 2
-    quarter = conj_transpose(v / 2) @ (v / 2)  # vᴴv/4; G = I + vᴴv/4, see the module docstring
+    half = v / 2
+    y = x + half
+    quarter = conj_transpose(half) @ half  # vᴴv/4; G = I + vᴴv/4, see the module docstring
     if is_numpy(xp) and x.ndim == 2:
         import scipy.linalg
 
