@@ -42,39 +42,51 @@ def _sinc(xp, t):
     return xp.where(t == 0, xp.ones_like(t), xp.sin(safe) / safe)
 
 
-def _combine(xp, omega, c_ident, c_omega, c_outer):
-    """c_ident I + c_omega Ω + c_outer ωωᵀ with per-matrix scalar coefficients."""
-    w = axis_vector(omega)
-    outer = w[..., :, None] * w[..., None, :]
-    return (c_ident[..., None, None] * eye_like(omega) + c_omega[..., None, None] * omega
-            + c_outer[..., None, None] * outer)
+def _combine(xp, omega, w, c_ident, c_omega, c_outer):
+    """c_ident I + c_omega Ω + c_outer ωωᵀ with per-matrix scalar coefficients.
+
+    Built in one fresh array with the identity term added on the diagonal
+    only: for stacks of 3×3 matrices the passes over the stack, not the
+    arithmetic, are the cost.
+    """
+    out = (c_outer[..., None] * w)[..., :, None] * w[..., None, :]
+    out += c_omega[..., None, None] * omega
+    flat = xp.reshape(out, tuple(out.shape[:-2]) + (9,))
+    flat[..., ::4] = flat[..., ::4] + c_ident[..., None]
+    return xp.reshape(flat, out.shape)
 
 
-def _theta(xp, omega):
-    return xp.linalg.vector_norm(axis_vector(omega), axis=-1)
+def _theta(xp, w):
+    return xp.sqrt(xp.sum(w * w, axis=-1))
 
 
 def exp_so3(omega):
     """Rodrigues: exp(Ω) for real skew Ω, shape (..., 3, 3)."""
     xp = get_namespace(omega)
-    theta = _theta(xp, omega)
-    half = _sinc(xp, theta / 2)
-    return _combine(xp, omega, xp.cos(theta), _sinc(xp, theta), half * half / 2)
+    w = axis_vector(omega)
+    half = _theta(xp, w) / 2
+    sinc_half = _sinc(xp, half)
+    cos_half = xp.cos(half)
+    # sinc θ = sinc(θ/2)·cos(θ/2) and cos θ = 1 − 2 sin²(θ/2): one sin, one cos
+    sin_half = sinc_half * half
+    return _combine(xp, omega, w, 1 - 2 * sin_half * sin_half, sinc_half * cos_half,
+                    sinc_half * sinc_half / 2)
 
 
 def cayley_so3(omega):
     """(I − Ω/2)⁻¹(I + Ω/2) = I + 4/(4 + θ²)(Ω + ½Ω²) for real skew Ω, shape (..., 3, 3)."""
     xp = get_namespace(omega)
-    theta = _theta(xp, omega)
-    c = 4 / (4 + theta * theta)
+    w = axis_vector(omega)
+    theta2 = xp.sum(w * w, axis=-1)
+    c = 4 / (4 + theta2)
     # Ω² = ωωᵀ − θ²I, so I + c(Ω + ½Ω²) = (1 − cθ²/2) I + cΩ + (c/2) ωωᵀ
-    return _combine(xp, omega, 1 - c * theta * theta / 2, c, c / 2)
+    return _combine(xp, omega, w, 1 - c * theta2 / 2, c, c / 2)
 
 
 def polar_so3(omega):
     """Polar factor of I + Ω: (I + Ω)/s + ωωᵀ/(s(s + 1)), s = √(1 + θ²); shape (..., 3, 3)."""
     xp = get_namespace(omega)
-    theta = _theta(xp, omega)
-    s = xp.sqrt(1 + theta * theta)
+    w = axis_vector(omega)
+    s = xp.sqrt(1 + xp.sum(w * w, axis=-1))
     inv_s = 1 / s
-    return _combine(xp, omega, inv_s, inv_s, 1 / (s * (s + 1)))
+    return _combine(xp, omega, w, inv_s, inv_s, inv_s / (s + 1))
