@@ -20,7 +20,8 @@ also times the LAPACK building blocks (Cholesky, LU solve, triangular solve,
 eigh, QR, expm) in the same unit.
 
 All timings: float64, one process, BLAS pinned to one thread with
-threadpoolctl, measured as the CPU time of the thread (``time.thread_time``). Each run is paired with a GEMM timed just before it, and the
+threadpoolctl, measured as the CPU time of the thread (``time.thread_time``).
+Each run is paired with a GEMM timed just before it, and the
 median of the ``--repeats`` ratios is reported: robust to load that drifts
 on a shared machine. The load average is recorded in the JSON.
 
@@ -236,7 +237,8 @@ ROUTES = {
                   "+ potrs = two trsm (~1.4); no xᵀv, no LU",
         "polar": "one Newton–Schulz step of degree 4: Gram by syrk (~0.65) + E² by syrk (~0.65) "
                  "+ 1 Horner product + y·p(E) (1); degree 8 at ‖v‖_F = 1 (3 Horner products)",
-        "exp": "Ω = xᵀv (1) + Ω² by syrk (~0.65) + degree-8 Taylor in 2 more products + x·T₈(Ω) (1) "
+        "exp": "Ω = xᵀv (1) + Ω² by syrk (~0.65) + degree-8 Taylor in 2 more products "
+               "+ x·T₈(Ω) (1) "
                "= 4.65 products, + ~0.3 of elementwise passes over 8 MB matrices; degree 12 "
                "(one more product) at ‖v‖_F = 1",
         "givens": "Ω = xᵀv (1) + 31 rounds of 64×64 block rotations applied by batched products "
@@ -314,7 +316,8 @@ def measure_batched(n, count, repeats, rng):
     return {"n": n, "count": count, "unit_seconds": unit, "rows": rows, "building_blocks": blocks,
             "expm_units": expm_units, "expm_speedup": speedups,
             "expm_speedup_target": BATCH_SPEEDUP_TARGET,
-            "expm_speedup_passed": {k: bool(r >= BATCH_SPEEDUP_TARGET) for k, r in speedups.items()},
+            "expm_speedup_passed": {k: bool(r >= BATCH_SPEEDUP_TARGET)
+                                    for k, r in speedups.items()},
             "expm_max_error_vs_scipy": error, "torch": torch_version}
 
 
@@ -336,7 +339,8 @@ def print_batched(res):
     print(f"\nexpm of the {res['count']} generators (‖Ω‖_F = {STEPS[0]:g} each), in the same unit:")
     for name, ratio in res["expm_units"].items():
         speed = res["expm_speedup"].get(name)
-        extra = "" if speed is None else f"   orthopt is {speed:.1f}× faster (target ≥ {BATCH_SPEEDUP_TARGET:g})"
+        extra = ("" if speed is None else
+                 f"   orthopt is {speed:.1f}× faster (target ≥ {BATCH_SPEEDUP_TARGET:g})")
         print(f"  {name:<26} {ratio:8.2f}{extra}")
     print(f"  max ‖expm_skew − scipy‖₂ over the stack: {res['expm_max_error_vs_scipy']:.1e}")
     print(f"\nbuilding blocks on the ({res['count']}, {res['n']}, {res['n']}) stack, same unit:")
@@ -438,8 +442,10 @@ def main(argv=None):
               if r["passed"] is False]
     for res in result.get("batched", []):
         misses += [f"batched SO({res['n']}):{r['retraction']}@{r['step_norm']:g} "
-                   f"({r['ratio']:.2f} > {r['target']:g})" for r in res["rows"] if r["passed"] is False]
-        misses += [f"batched SO({res['n']}): expm only {res['expm_speedup'][k]:.1f}× faster than {k}"
+                   f"({r['ratio']:.2f} > {r['target']:g})"
+                   for r in res["rows"] if r["passed"] is False]
+        misses += [f"batched SO({res['n']}): expm only "
+                   f"{res['expm_speedup'][k]:.1f}× faster than {k}"
                    for k, ok in res["expm_speedup_passed"].items() if not ok]
     result["misses"] = misses
     result["load_average_after"] = list(os.getloadavg())

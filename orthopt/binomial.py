@@ -43,10 +43,24 @@ import math
 from .backend import conj_transpose, finfo_eps, get_namespace, is_complex_dtype, is_numpy
 from .expm import add_scaled_identity
 
-__all__ = ["binomial_degree", "gram_power", "polar_newton_schulz"]
+__all__ = ["binomial_degree", "gram_matrix", "gram_power", "polar_newton_schulz"]
 
 # Degrees reachable with 1..8 products (Horner in E²); degree 1 needs none.
 _MAX_PRODUCTS = 8
+
+
+def gram_matrix(a):
+    """aᴴa over the last two axes, shape (..., p, p).
+
+    NumPy recognises aᵀa on one buffer and calls syrk: half the flops for one
+    large matrix, but for a stack of small real matrices it runs syrk matrix by
+    matrix at ~1.5 batched products (measured at 10 000 × 8 × 8), where a copy
+    of one operand (~0.1) and a plain batched product (1) are cheaper.
+    """
+    xp = get_namespace(a)
+    if a.ndim > 2 and a.shape[-1] <= 12 and is_numpy(xp) and not is_complex_dtype(xp, a.dtype):
+        return conj_transpose(a) @ (a * 1)
+    return conj_transpose(a) @ a
 
 
 def _coefficients(alpha, degree):
@@ -200,7 +214,7 @@ def polar_newton_schulz(a, gram=None, max_iterations=20):
     xp = get_namespace(a)
     fresh = gram is None  # a Gram matrix of the caller's must not be modified
     if fresh:
-        gram = conj_transpose(a) @ a
+        gram = gram_matrix(a)
     unit_roundoff = finfo_eps(xp, a.dtype) / 2
     y = a
     for _ in range(max_iterations):
@@ -213,5 +227,5 @@ def polar_newton_schulz(a, gram=None, max_iterations=20):
             return None
         # too far from orthonormal for one step: a degree-16 step, then again
         y = y @ _horner(e, e2, _coefficients(-0.5, 2 * _MAX_PRODUCTS))
-        gram = conj_transpose(y) @ y
+        gram = gram_matrix(y)
     return None

@@ -48,7 +48,7 @@ import numpy as np
 
 from .backend import conj_transpose, get_namespace, is_complex_dtype, is_numpy
 from .expm import add_scaled_identity
-from .binomial import gram_power
+from .binomial import gram_matrix, gram_power
 from .so3 import cayley_so3
 
 __all__ = ["cayley_square"]
@@ -73,7 +73,7 @@ def cayley_square(x, v):
         return x @ cayley_so3((omega - conj_transpose(omega)) / 2)
     half = v / 2
     y = x + half
-    quarter = conj_transpose(half) @ half  # vᴴv/4; G = I + vᴴv/4, see the module docstring
+    quarter = gram_matrix(half)  # vᴴv/4; G = I + vᴴv/4, see the module docstring
     if is_numpy(xp) and x.ndim == 2:
         import scipy.linalg
 

@@ -259,8 +259,8 @@ def _group(index, squarings, a, a2, skew, scale=1.0):
     per_matrix = a.shape[-1] * a.shape[-1] * a.itemsize if hasattr(a, "itemsize") else 0
     if is_numpy(xp) and count > 1 and count * per_matrix > 2 * _SLICE_BYTES:
         step = max(1, _SLICE_BYTES // per_matrix)
-        return xp.concat([_group_slice(index, squarings, a[i:i + step, ...], a2[i:i + step, ...], skew,
-                                       scale)
+        return xp.concat([_group_slice(index, squarings, a[i:i + step, ...],
+                                       a2[i:i + step, ...], skew, scale)
                           for i in range(0, count, step)], axis=0)
     return _group_slice(index, squarings, a, a2, skew, scale)
 
@@ -375,7 +375,8 @@ def _expm_stack(a, skew, theta, scale):
     while start < count:
         k = int(key[start])
         stop = start + int(xp.sum(xp.astype(key == k, xp.int64)))
-        parts.append(_group(max(k // 4096, 1), k % 4096, a[start:stop, ...], a2[start:stop, ...], skew, scale))
+        parts.append(_group(max(k // 4096, 1), k % 4096, a[start:stop, ...],
+                            a2[start:stop, ...], skew, scale))
         start = stop
     result = xp.concat(parts, axis=0)
     return xp.take(result, xp.argsort(order), axis=0)

@@ -29,17 +29,14 @@ log_unitary
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from .binomial import polar_newton_schulz
+from .binomial import gram_matrix, polar_newton_schulz
 from .expm import expm_taylor
 from .backend import (
     conj_transpose,
     device_of,
     eye_like,
-    finfo_eps,
     get_namespace,
     is_complex_dtype,
     is_cupy,
@@ -263,7 +260,7 @@ def cholesky_qr(a, gram=None):
     """
     xp = get_namespace(a)
     if gram is None:
-        gram = conj_transpose(a) @ a
+        gram = gram_matrix(a)
     lower = xp.linalg.cholesky(gram)  # gram = L Lᴴ, R = Lᴴ
     if a.ndim == 2:
         # qᴴ = L⁻¹ aᴴ

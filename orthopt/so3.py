@@ -25,7 +25,7 @@ points.
 
 from __future__ import annotations
 
-from .backend import eye_like, get_namespace
+from .backend import get_namespace
 
 __all__ = ["axis_vector", "exp_so3", "cayley_so3", "polar_so3"]
 

@@ -18,20 +18,28 @@ Retractions (all land exactly on St(n, p) up to rounding)
     its Gram matrix (x + v)ᴴ(x + v) = I + vᴴv — O(np²), level-3 BLAS only.
 ``"polar"``
     The polar factor (x + v)(I + vᴴv)^{-1/2}, the closest point of St(n, p) to
-    x + v. Newton–Schulz (matrix products only) for short steps, an eigh of
-    the p×p Gram matrix for long ones. Second order.
+    x + v. For p close to n one high-order Newton–Schulz step (the binomial
+    series of (I + E)^{-1/2}, E = (x+v)ᴴ(x+v) − I, truncated where it reaches
+    working precision: matrix products only, :mod:`orthopt.binomial`) while
+    ‖v‖₂ < 1, an eigh of the p×p Gram matrix otherwise and for tall x. On
+    SO(3) a closed form. Second order.
 ``"cayley"``
     (I − W/2)⁻¹(I + W/2) x with the skew generator
     W = P v xᴴ − x (P v)ᴴ, P = I − ½xxᴴ, so that Wx = v. For 2p < n the rank-2p
     form of Wen & Yin (2013) applies Sherman–Morrison–Woodbury:
     R = x + U (I − ½VᴴU)⁻¹ Vᴴx, U = [Pv, x], V = [x, −Pv]: O(np²), one 2p×2p
-    solve. Second order for p = n; first order otherwise.
+    solve. For p = n the skew structure gives R = 2y(I + vᴴv/4)⁻¹ − x with
+    y = x + v/2: a Hermitian positive solve and no product xᴴv
+    (:mod:`orthopt.cayley`). Second order for p = n; first order otherwise.
 ``"exp"``
     The Riemannian exponential of the embedded metric (a geodesic, Edelman,
     Arias & Smith 1998, eq. 2.45):
     exp_x(v) = [x, v] expm([[A, −S], [I, A]]) [I; 0] expm(−A), A = xᴴv,
     S = vᴴv — a 2p×2p exponential, followed by a Cholesky-QR that only
-    removes rounding errors. For p = n it is x expm(xᴴv).
+    removes rounding errors. For p = n it is x expm(xᴴv), and the retraction
+    evaluates expm by a norm-adaptive Taylor polynomial from products only
+    (degree 8 in 3 products for a short step; :mod:`orthopt.expm`), by
+    Rodrigues' formula on SO(3).
 ``"givens"``
     A product of Givens rotations, one per pair of coordinates, with angles
     the entries of the generator (W_ij): R_x(v) = ∏ G_ij(W_ij) x. For p = n the
@@ -62,7 +70,7 @@ import functools
 
 import numpy as np
 
-from ..backend import conj_transpose, device_of, eye_like, get_namespace, to_float
+from ..backend import conj_transpose, device_of, eye_like, get_namespace
 from ..cayley import cayley_square
 from ..expm import expm_skew
 from ..so3 import polar_so3
