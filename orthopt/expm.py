@@ -226,22 +226,40 @@ def _evaluate(index, a, a2, skew, scale=1.0):
         a8 += (c["y2"] * s2) * a2
         return add_scaled_identity(a8, 1.0)
     a3 = a2 @ a
+    # The formulas of degree 12 and 18 build their constant term 1 from products
+    # of coefficients (5.498… × 0.1819… for degree 12). Evaluated as written it
+    # comes out as 1 + δ with the same δ ~ 1e-16 at every call, and a run of
+    # multiplicative steps x ← x·T(Ω) drifts off the manifold linearly in the
+    # number of steps (measured: ‖xᵀx − I‖ = 1e-12 after 2560 steps on SO(16),
+    # against 5e-14 for a √k random walk). So the identity parts are
+    # multiplied out by hand and the constant is put in as the exact 1.
     if index == 4:
-        b = [_combine(row[1:], (a, a2, a3), ident=row[0]) for row in _T12]
-        a6 = b[3] @ b[3]
-        a6 += b[2]
-        b[1] += a6
-        out = b[1] @ a6
-        out += b[0]
-        return out
+        beta = [row[0] for row in _T12]
+        c6 = beta[2] + beta[3] * beta[3]          # identity part of A₆ = B₂ + B₃²
+        c7 = beta[1] + c6                          # identity part of B₁ + A₆
+        powers = (a, a2, a3)
+        p3 = _combine(_T12[3][1:], powers)
+        a6 = p3 @ p3                               # A₆ − c6·I
+        a6 += _combine([b2 + 2 * beta[3] * b3 for b2, b3 in zip(_T12[2][1:], _T12[3][1:])],
+                       powers)
+        m = _combine(_T12[1][1:], powers)
+        m += a6                                    # B₁ + A₆ − c7·I
+        out = m @ a6
+        out += _combine([b0 + c6 * b1 for b0, b1 in zip(_T12[0][1:], _T12[1][1:])], powers)
+        out += (c6 + c7) * a6
+        return add_scaled_identity(out, 1.0)       # β₀ + c7·c6 = 1 exactly
     a6 = _matmul_square(a3, skew)  # a³ is skew when a is
-    b = [_combine(row[1:], (a, a2, a3, a6), ident=row[0]) for row in _T18]
-    a9 = b[0] @ b[4]
-    a9 += b[3]
-    b[2] += a9
-    out = b[2] @ a9
-    out += b[1]
-    return out
+    powers = (a, a2, a3, a6)
+    beta = [row[0] for row in _T18]                # β₀ = β₄ = 0
+    c = beta[2] + beta[3]                          # identity part of B₂ + A₉
+    a9 = _combine(_T18[0][1:], powers) @ _combine(_T18[4][1:], powers)
+    a9 += _combine(_T18[3][1:], powers)            # A₉ − β₃·I
+    n = _combine(_T18[2][1:], powers)
+    n += a9                                        # B₂ + A₉ − c·I
+    out = n @ a9
+    out += _combine([b1 + beta[3] * b2 for b1, b2 in zip(_T18[1][1:], _T18[2][1:])], powers)
+    out += (c + beta[3]) * a9
+    return add_scaled_identity(out, 1.0)           # β₁ + c·β₃ = 1 exactly
 
 
 # NumPy evaluates a stack in slices of about this many bytes per array, so that the
