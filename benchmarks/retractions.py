@@ -233,8 +233,8 @@ def profile_givens(M, x, v, top=12):
 ROUTES = {
     "square": {
         "qr": "Gram (x+v)ᵀ(x+v) by syrk (~0.65) + Cholesky potrf (~0.5) + one trsm (~0.7)",
-        "cayley": "2y(I + vᵀv/4)⁻¹ − x, y = x + v/2: syrk (~0.65) + potrf (~0.5) "
-                  "+ potrs = two trsm (~1.4); no xᵀv, no LU",
+        "cayley": "2x(I − Ω/2)⁻¹ − x: Ω = skew(xᵀv) (1) + one LU solve with n right-hand "
+                  "sides (gesv, ~2.1)",
         "polar": "one Newton–Schulz step of degree 4: Gram by syrk (~0.65) + E² by syrk (~0.65) "
                  "+ 1 Horner product + y·p(E) (1); degree 8 at ‖v‖_F = 1 (3 Horner products)",
         "exp": "Ω = xᵀv (1) + Ω² by syrk (~0.65) + degree-8 Taylor in 2 more products "
@@ -249,8 +249,9 @@ ROUTES = {
     "batched": {
         "qr": "Gram (1, transposed operand) + batched LAPACK potrf + vectorized forward "
               "substitution (p(p−1)/2 row updates) ; SO(3) the same",
-        "cayley": "SO(3): closed form in ω (elementwise) + xᵀv and x·Q (2); SO(8): Gram vᵀv/4 (1) "
-                  "+ E² (1) + Horner degree 6 (2) + y·p(E) (1) + elementwise passes",
+        "cayley": "SO(3): closed form in ω (elementwise) + xᵀv and x·Q (2); SO(8): xᵀv (1) + "
+                  "ΩᵀΩ/4 (1) + E² (1) + Horner degree 6 (2) + (I + Ω/2)·p(E) (1) + x·Q (1) "
+                  "+ elementwise passes",
         "polar": "SO(3): closed form (I + Ω)/s + ωωᵀ/(s(s+1)); SO(8): Gram (1) + E² (1) + Horner "
                  "degree 6 (2) + y·p(E) (1) + ~12 elementwise passes of ~0.15–0.2 each",
         "exp": "SO(3): Rodrigues (elementwise) + 2 products; SO(8): xᵀv (1) + Ω² (1) + degree 8 "

@@ -17,10 +17,11 @@ exponential (the Taylor-slope picture), and times them.
    * On the sphere all five follow the same great circle at different
      speeds; on SO(3) they follow different paths, and all of them agree
      with the geodesic to first order, the polar one to second order.
-   * Built from matrix products, they cost a few matrix products on SO(n):
-     QR about 2, Cayley 2, polar 3.5, the exponential 5 for a short step (a
-     Taylor polynomial of low degree, no solve); a full Givens sweep is the
-     expensive one. For stacks of SO(3) points closed forms replace them.
+   * Built from matrix products, they cost a few matrix products on
+     SO(1024): QR about 2, Cayley 2, polar 3.5, the exponential 5 for a short
+     step (a Taylor polynomial of low degree, no solve); a full Givens sweep
+     is the expensive one. For stacks of SO(3) points closed forms replace
+     them.
    * Retractions that multiply (:math:`x Q`: exp, Cayley, Givens on SO(n))
      carry rounding error forward, so it grows like :math:`\sqrt{k}` over
      :math:`k` steps; QR and polar reset it every step.
@@ -261,11 +262,15 @@ plt.show()
 # * **qr**: the Gram matrix :math:`(x+v)^\top(x+v)` (a symmetric rank-k
 #   update, half a product), a Cholesky (:math:`n^3/3`) and a triangular
 #   solve — about two GEMMs.
-# * **cayley**: with :math:`y = x + v/2` the skew structure gives
-#   :math:`y^\top y = I - \Omega^2/4` and
-#   :math:`x(I - \Omega/2)^{-1} = y(y^\top y)^{-1}`, so the retraction
-#   :math:`2y(y^\top y)^{-1} - x` needs the same kernels as QR plus one more
-#   triangular solve: a Hermitian positive solve instead of an LU.
+# * **cayley**: :math:`2x(I - \Omega/2)^{-1} - x` with
+#   :math:`\Omega = \operatorname{skew}(x^\top v)`: one product and one LU
+#   solve with :math:`n` right-hand sides. (With :math:`y = x + v/2` the
+#   skew structure would allow :math:`2y(y^\top y)^{-1} - x`, a Cholesky
+#   instead of an LU and no :math:`x^\top v` — but that form normalizes the
+#   rounding drift of :math:`x` in one term and not in the other, and
+#   multiplies it by up to 3 per step.) On stacks and GPUs
+#   :math:`(I - \Omega/2)^{-1} = (I + \Omega/2)(I + \Omega^\top\Omega/4)^{-1}`
+#   with the inverse by a binomial series: products only.
 # * **polar**: :math:`y(I + E)^{-1/2}` with :math:`E = y^\top y - I`, the
 #   binomial series truncated where it reaches the unit roundoff — one
 #   high-order Newton–Schulz step, products only: the Gram matrix,

@@ -28,8 +28,9 @@ Retractions (all land exactly on St(n, p) up to rounding)
     W = P v xᴴ − x (P v)ᴴ, P = I − ½xxᴴ, so that Wx = v. For 2p < n the rank-2p
     form of Wen & Yin (2013) applies Sherman–Morrison–Woodbury:
     R = x + U (I − ½VᴴU)⁻¹ Vᴴx, U = [Pv, x], V = [x, −Pv]: O(np²), one 2p×2p
-    solve. For p = n the skew structure gives R = 2y(I + vᴴv/4)⁻¹ − x with
-    y = x + v/2: a Hermitian positive solve and no product xᴴv
+    solve. For p = n, R = 2x(I − Ω/2)⁻¹ − x with Ω = skew(xᴴv): one LU solve
+    with n right-hand sides on NumPy, and on other backends and stacks
+    (I − Ω/2)⁻¹ = (I + Ω/2)(I + ΩᴴΩ/4)⁻¹ by a binomial series, products only
     (:mod:`orthopt.cayley`). Second order for p = n; first order otherwise.
 ``"exp"``
     The Riemannian exponential of the embedded metric (a geodesic, Edelman,
@@ -232,7 +233,7 @@ class Stiefel(Manifold):
     def _retract_cayley(self, x, v):
         xp = get_namespace(x, v)
         if self.p == self.n:
-            # 2y(yᴴy)⁻¹ − x with y = x + v/2: a Hermitian positive solve, no xᴴv
+            # 2x(I − Ω/2)⁻¹ − x, Ω = skew(xᴴv): one LU solve, or products only
             return cayley_square(x, v)
         xh_v = conj_transpose(x) @ v
         pv = v - x @ xh_v / 2
