@@ -18,7 +18,7 @@ exponential (the Taylor-slope picture), and times them.
      speeds; on SO(3) they follow different paths, and all of them agree
      with the geodesic to first order, the polar one to second order.
    * Built from matrix products, they cost a few matrix products on
-     SO(1024): QR about 2, Cayley 2, polar 3.5, the exponential 5 for a short
+     SO(1024): QR about 2, Cayley and polar 3.5, the exponential 5 for a short
      step (a Taylor polynomial of low degree, no solve); a full Givens sweep
      is the expensive one. For stacks of SO(3) points closed forms replace
      them.
@@ -297,7 +297,7 @@ plt.show()
 # **Rule of thumb.** Use ``"qr"`` (the default of
 # :class:`~orthopt.Stiefel`) or ``"polar"`` in solvers; use ``"exp"`` when you
 # need geodesics or a trivialization :math:`x = \exp(A)` (lesson 7) — it now
-# costs about twice a QR step; ``"cayley"`` when you want an exact rotation
+# costs about three QR steps; ``"cayley"`` when you want an exact rotation
 # from a skew generator without an exponential; ``"givens"`` when updates
 # should touch few coordinates.
 
