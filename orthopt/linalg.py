@@ -29,15 +29,14 @@ log_unitary
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
+from .binomial import gram_matrix, polar_newton_schulz
+from .expm import expm_taylor
 from .backend import (
     conj_transpose,
     device_of,
     eye_like,
-    finfo_eps,
     get_namespace,
     is_complex_dtype,
     is_cupy,
@@ -86,38 +85,6 @@ def skew(a):
 # Matrix exponential and its derivative
 # ---------------------------------------------------------------------------
 
-# Padé(13) coefficients of Higham (2005), "The scaling and squaring method
-# for the matrix exponential revisited", SIAM J. Matrix Anal. Appl. 26(4).
-_PADE13 = (
-    64764752532480000.0, 32382376266240000.0, 7771770303897600.0,
-    1187353796428800.0, 129060195264000.0, 10559470521600.0,
-    670442572800.0, 33522128640.0, 1323241920.0, 40840800.0,
-    960960.0, 16380.0, 182.0, 1.0,
-)
-_THETA13 = 5.371920351148152
-
-
-def _expm_pade13(a):
-    """Scaling-and-squaring Padé(13) exponential in plain array-API code."""
-    xp = get_namespace(a)
-    ident = eye_like(a)
-    one_norm = float(xp.max(xp.sum(xp.abs(a), axis=-2)))
-    squarings = max(0, int(math.ceil(math.log2(one_norm / _THETA13)))) if one_norm > 0 else 0
-    a = a / (2.0 ** squarings)
-    b = _PADE13
-    a2 = a @ a
-    a4 = a2 @ a2
-    a6 = a4 @ a2
-    u = a @ (a6 @ (b[13] * a6 + b[11] * a4 + b[9] * a2)
-             + b[7] * a6 + b[5] * a4 + b[3] * a2 + b[1] * ident)
-    v = (a6 @ (b[12] * a6 + b[10] * a4 + b[8] * a2)
-         + b[6] * a6 + b[4] * a4 + b[2] * a2 + b[0] * ident)
-    r = xp.linalg.solve(v - u, v + u)
-    for _ in range(squarings):
-        r = r @ r
-    return r
-
-
 def expm(a):
     """Matrix exponential exp(a) of square matrices, shape (..., n, n).
 
@@ -131,25 +98,20 @@ def expm(a):
 
     Notes
     -----
-    NumPy: :func:`scipy.linalg.expm`; CuPy: :func:`cupyx.scipy.linalg.expm`;
-    other namespaces: scaling and squaring with a degree-13 Padé approximant
-    (Higham 2005). For a skew-symmetric (skew-Hermitian) ``a`` the result is
-    orthogonal (unitary): this is the exponential map of SO(n) (U(n)) at the
-    identity.
+    NumPy: :func:`scipy.linalg.expm`. Every other namespace (CuPy included):
+    :func:`orthopt.expm.expm_taylor`, the optimized Taylor polynomials of
+    Bader, Blanes & Casas (2019) with scaling and squaring: matrix products
+    only, each matrix of a stack with its own degree. For a skew-symmetric
+    (skew-Hermitian) ``a`` the result is orthogonal (unitary): this is the
+    exponential map of SO(n) (U(n)) at the identity; :func:`orthopt.expm.expm_skew`
+    is the faster kernel for that case.
     """
     xp = get_namespace(a)
     if is_numpy(xp):
         import scipy.linalg
 
         return np.asarray(scipy.linalg.expm(a), dtype=a.dtype)
-    if is_cupy(xp):
-        import cupyx.scipy.linalg
-
-        if a.ndim == 2:
-            return cupyx.scipy.linalg.expm(a).astype(a.dtype, copy=False)
-        out = [cupyx.scipy.linalg.expm(m) for m in a.reshape((-1,) + a.shape[-2:])]
-        return xp.stack(out).reshape(a.shape).astype(a.dtype, copy=False)
-    return _expm_pade13(a)
+    return expm_taylor(a)
 
 
 def _block_upper(a, e):
@@ -298,14 +260,37 @@ def cholesky_qr(a, gram=None):
     """
     xp = get_namespace(a)
     if gram is None:
-        gram = conj_transpose(a) @ a
+        gram = gram_matrix(a)
     lower = xp.linalg.cholesky(gram)  # gram = L Lᴴ, R = Lᴴ
     if a.ndim == 2:
         # qᴴ = L⁻¹ aᴴ
         q = conj_transpose(solve_triangular(lower, conj_transpose(a), lower=True))
+    elif lower.shape[-1] <= _SMALL_TRIANGULAR:
+        q = conj_transpose(_solve_lower_small(lower, conj_transpose(a)))
     else:
         q = conj_transpose(xp.linalg.solve(lower, conj_transpose(a)))
     return q, conj_transpose(lower)
+
+
+# Stacks of triangular systems up to this size are solved by substitution,
+# vectorized over the stack: the array API has no triangular solve, and a
+# general batched LU solve costs ~6 batched products at p = 8 (NumPy).
+_SMALL_TRIANGULAR = 16
+
+
+def _solve_lower_small(lower, b):
+    """x with lower @ x = b by forward substitution, shapes (..., p, p), (..., p, k).
+
+    p(p − 1)/2 elementwise updates of (..., k) rows: no Python loop over the stack.
+    """
+    xp = get_namespace(lower, b)
+    rows = []
+    for i in range(lower.shape[-1]):
+        r = b[..., i, :]
+        for k in range(i):
+            r = r - lower[..., i, k][..., None] * rows[k]
+        rows.append(r / lower[..., i, i][..., None])
+    return xp.stack(rows, axis=-2)
 
 
 def polar(a, method="eigh", gram=None, tol=None, max_iterations=30):
@@ -319,20 +304,26 @@ def polar(a, method="eigh", gram=None, tol=None, max_iterations=30):
     a : array, shape (..., n, p), n ≥ p, full column rank
     method : {"eigh", "newton_schulz"}
         ``"eigh"``: eigen-decomposition of the p×p Gram matrix,
-        U = a V Λ^{-1/2} Vᴴ. ``"newton_schulz"``: the iteration
-        Y ← Y(3I − YᴴY)/2, only matrix products (GPU friendly), quadratically
-        convergent when ‖aᴴa − I‖₂ < 1; it falls back to ``"eigh"`` if it has
-        not converged after ``max_iterations``.
+        U = a V Λ^{-1/2} Vᴴ. ``"newton_schulz"``: high-order Newton–Schulz
+        steps Y ← Y p_d(YᴴY − I), p_d the binomial series of (1 + e)^{-1/2}
+        truncated at the degree that reaches working precision
+        (:func:`orthopt.binomial.polar_newton_schulz`): matrix products only
+        (GPU friendly), valid when ‖aᴴa − I‖₂ < 1; it falls back to
+        ``"eigh"`` otherwise or after ``max_iterations`` steps.
     gram : array, shape (..., p, p), optional
         aᴴa if already known (first iteration of either route).
     tol : float, optional
-        Newton–Schulz stops when ‖YᴴY − I‖_F ≤ tol (default 10·eps·√p).
+        Ignored (kept for compatibility): Newton–Schulz now always iterates
+        to the unit roundoff of the dtype.
 
     Returns
     -------
     array, shape (..., n, p)
     """
     xp = get_namespace(a)
+    if method == "newton_schulz":
+        y = polar_newton_schulz(a, gram=gram, max_iterations=max_iterations)
+        return polar(a, method="eigh") if y is None else y
     if gram is None:
         gram = conj_transpose(a) @ a
     if method == "eigh":
@@ -340,22 +331,6 @@ def polar(a, method="eigh", gram=None, tol=None, max_iterations=30):
         scale = 1.0 / xp.sqrt(w)
         inv_sqrt = (v * xp.astype(scale, a.dtype)[..., None, :]) @ conj_transpose(v)
         return a @ inv_sqrt
-    if method == "newton_schulz":
-        p = a.shape[-1]
-        ident = eye_like(gram)
-        if tol is None:
-            tol = 10 * finfo_eps(xp, a.dtype) * math.sqrt(p)
-        y = a
-        for _ in range(max_iterations):
-            residual = gram - ident
-            err = float(xp.max(xp.linalg.matrix_norm(residual)))
-            if err <= tol:
-                return y
-            if err >= 1.0 or not math.isfinite(err):
-                break
-            y = newton_schulz_step(y, gram=gram)
-            gram = conj_transpose(y) @ y
-        return polar(a, method="eigh")
     raise ValueError(f"unknown polar method {method!r}; use 'eigh' or 'newton_schulz'")
 
 

@@ -18,20 +18,29 @@ Retractions (all land exactly on St(n, p) up to rounding)
     its Gram matrix (x + v)ᴴ(x + v) = I + vᴴv — O(np²), level-3 BLAS only.
 ``"polar"``
     The polar factor (x + v)(I + vᴴv)^{-1/2}, the closest point of St(n, p) to
-    x + v. Newton–Schulz (matrix products only) for short steps, an eigh of
-    the p×p Gram matrix for long ones. Second order.
+    x + v. For p close to n one high-order Newton–Schulz step (the binomial
+    series of (I + E)^{-1/2}, E = (x+v)ᴴ(x+v) − I, truncated where it reaches
+    working precision: matrix products only, :mod:`orthopt.binomial`) while
+    ‖v‖₂ < 1, an eigh of the p×p Gram matrix otherwise and for tall x. On
+    SO(3) a closed form. Second order.
 ``"cayley"``
     (I − W/2)⁻¹(I + W/2) x with the skew generator
     W = P v xᴴ − x (P v)ᴴ, P = I − ½xxᴴ, so that Wx = v. For 2p < n the rank-2p
     form of Wen & Yin (2013) applies Sherman–Morrison–Woodbury:
     R = x + U (I − ½VᴴU)⁻¹ Vᴴx, U = [Pv, x], V = [x, −Pv]: O(np²), one 2p×2p
-    solve. Second order for p = n; first order otherwise.
+    solve. For p = n, R = 2x(I − Ω/2)⁻¹ − x with Ω = skew(xᴴv): one LU solve
+    with n right-hand sides on NumPy, and on other backends and stacks
+    (I − Ω/2)⁻¹ = (I + Ω/2)(I + ΩᴴΩ/4)⁻¹ by a binomial series, products only
+    (:mod:`orthopt.cayley`). Second order for p = n; first order otherwise.
 ``"exp"``
     The Riemannian exponential of the embedded metric (a geodesic, Edelman,
     Arias & Smith 1998, eq. 2.45):
     exp_x(v) = [x, v] expm([[A, −S], [I, A]]) [I; 0] expm(−A), A = xᴴv,
     S = vᴴv — a 2p×2p exponential, followed by a Cholesky-QR that only
-    removes rounding errors. For p = n it is x expm(xᴴv).
+    removes rounding errors. For p = n it is x expm(xᴴv), and the retraction
+    evaluates expm by a norm-adaptive Taylor polynomial from products only
+    (degree 8 in 3 products for a short step; :mod:`orthopt.expm`), by
+    Rodrigues' formula on SO(3).
 ``"givens"``
     A product of Givens rotations, one per pair of coordinates, with angles
     the entries of the generator (W_ij): R_x(v) = ∏ G_ij(W_ij) x. For p = n the
@@ -78,8 +87,10 @@ from ..backend import (
     finfo_eps,
     get_namespace,
     is_complex_dtype,
-    to_float,
 )
+from ..cayley import cayley_square
+from ..expm import expm_skew
+from ..so3 import polar_so3
 from ..linalg import (
     apply_givens,
     cholesky_qr,
@@ -95,10 +106,6 @@ from ..linalg import (
 from .orthonormal import OrthonormalColumns
 
 __all__ = ["Stiefel"]
-
-# Newton–Schulz converges in ≤ 3 steps when ‖vᴴv‖₂ ≤ ‖v‖_F² ≤ this.
-_NEWTON_SCHULZ_MAX_STEP2 = 0.1
-
 
 @functools.lru_cache(maxsize=16)
 def _rounds(n):
@@ -196,6 +203,11 @@ class Stiefel(OrthonormalColumns):
         return q
 
     def _retract_exp(self, x, v):
+        if self.p == self.n:
+            # x expm(Ω), Ω = ½(xᴴv − vᴴx): Taylor polynomials from products only,
+            # closed forms for n ≤ 3 (orthopt.expm.expm_skew); the ½ goes into its scaling
+            xh_v = conj_transpose(x) @ v
+            return x @ expm_skew(xh_v - conj_transpose(xh_v), scale=0.5)
         return self.exp(x, v)
 
     def log(self, x, y):
@@ -276,21 +288,18 @@ class Stiefel(OrthonormalColumns):
         if 5 * self.p <= self.n:
             # tall: the p×p eigh is cheap next to the two n×p products it needs
             return polar(y, method="eigh")
-        # square-ish: eigh of p×p costs ~7 GEMMs; Newton–Schulz needs only
-        # products and converges in ≤ 3 steps when ‖vᴴv‖₂ ≤ ‖v‖_F² is small
-        step2 = to_float(get_namespace(v).max(self.inner_product(x, v, v)))
-        method = "newton_schulz" if step2 <= _NEWTON_SCHULZ_MAX_STEP2 else "eigh"
-        return polar(y, method=method)
+        if self.n == 3 and self.p == 3 and not self.is_complex:
+            return x @ polar_so3(skew(conj_transpose(x) @ v))
+        # square-ish: high-order Newton–Schulz, products only, one step to working
+        # precision for ‖v‖₂ < 1 (orthopt.binomial); eigh for longer steps
+        return polar(y, method="newton_schulz")
 
     def _retract_cayley(self, x, v):
         xp = get_namespace(x, v)
-        xh_v = conj_transpose(x) @ v
         if self.p == self.n:
-            # R = x (I − Ω/2)⁻¹(I + Ω/2) = 2 x (I − Ω/2)⁻¹ − x, Ω = xᴴv;
-            # (x M⁻¹)ᴴ = M⁻ᴴ xᴴ with Mᴴ = I + Ω/2 for skew-Hermitian Ω.
-            omega = skew(xh_v)
-            z_h = xp.linalg.solve(eye_like(omega) + omega / 2, conj_transpose(x))
-            return 2 * conj_transpose(z_h) - x
+            # 2x(I − Ω/2)⁻¹ − x, Ω = skew(xᴴv): one LU solve, or products only
+            return cayley_square(x, v)
+        xh_v = conj_transpose(x) @ v
         pv = v - x @ xh_v / 2
         if 2 * self.p >= self.n:
             w = pv @ conj_transpose(x) - x @ conj_transpose(pv)
