@@ -69,7 +69,7 @@ import time
 import numpy as np
 
 from ..backend import asarray_like, eye_like, get_namespace, to_float, to_numpy
-from .manpg import _newton_matrix, _upper_indices
+from .tangent_prox import _newton_matrix, _upper_indices
 from .problem import SparsePCAResult, as_operator, captured_variance, check_variance
 
 __all__ = ["refit_on_support", "prune_to_budget", "project_to_support_manifold",

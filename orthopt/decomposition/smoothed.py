@@ -41,7 +41,7 @@ import math
 import time
 
 from ..backend import get_namespace, to_float
-from .manpg import solve_tangent_prox
+from .tangent_prox import solve_tangent_prox
 from .problem import (
     SparsePCAResult,
     as_operator,
