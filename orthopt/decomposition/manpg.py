@@ -79,6 +79,9 @@ __all__ = ["ManPG", "ManPGState", "manpg", "sparse_pca_problem", "solve_tangent_
 #: c₁ of ManPG's Armijo rule F(γ(β)) ≤ F(X) − β‖V‖²/(2t) = F(X) + c₁βφ'(0), φ'(0) = −‖V‖²/t
 ARMIJO_CONSTANT = 0.5
 
+#: δ of the approximate-Wolfe branch (Hager & Zhang's 0.1): φ'(β) ≤ (2δ − 1)φ'(0) = 0.8|φ'(0)|
+APPROXIMATE_CONSTANT = 0.1
+
 
 @dataclass
 class ManPGState(SolverState):
@@ -199,7 +202,7 @@ class ManPG(Solver):
                 finite = math.isfinite(cost)
                 if finite and (
                         sufficient_decrease(cost, reference, beta, slope, ARMIJO_CONSTANT, eps)
-                        or sufficient_decrease(cost, reference, beta, slope, ARMIJO_CONSTANT,
+                        or sufficient_decrease(cost, reference, beta, slope, APPROXIMATE_CONSTANT,
                                                eps, _curve_slope(problem, trial, x, v, beta))):
                     accepted = trial
                     break
