@@ -217,7 +217,7 @@ class SupportStiefel(Manifold):
     def projection(self, x, u):
         if u.ndim > 2:  # a stack of vectors at one x (L-BFGS transports its pairs at once)
             xp = get_namespace(u)
-            return xp.stack([self.projection(x, u[k]) for k in range(u.shape[0])])
+            return xp.stack([self.projection(x, u[k, ...]) for k in range(u.shape[0])])
         return project_to_tangent(x, self.mask(x), u)
 
     def euclidean_to_riemannian_hessian(self, x, euclidean_gradient, euclidean_hessian, v):
