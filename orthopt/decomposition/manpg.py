@@ -107,9 +107,11 @@ class ManPG(Solver):
     ----------
     adaptive : bool, default False
         ManPG-Ada's step adaptation (module docstring). Fewer iterations on
-        ManPG's random demo problems; on pitprops with small α it backtracks
-        every other step once t has grown (benchmarks/results/sparse_pca.json),
-        hence off by default.
+        ManPG's random demo problems (``manpg_demo`` in
+        benchmarks/results/sparse_pca.json); on pitprops with small α it
+        backtracks every other step once t has grown and may not reach a tight
+        tolerance (benchmarks/results/sparse_pca_docstring_figures.md), hence
+        off by default.
     subproblem_max_iterations : int, default 100
         Semismooth Newton iterations per proximal step at most.
     shortest_step : float, default 1e-10
