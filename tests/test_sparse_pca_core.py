@@ -244,3 +244,19 @@ def test_refit_runs_on_the_core(pitprops):
     assert res.stationarity == res.grad_norm <= 1e-10
     assert res.extra["feasible"] and res.extra["feasibility"] <= 10 * EPS * R
     assert -res.fun >= res.extra["start_variance"]
+
+
+def test_manpg_lr_is_the_proximal_step(pitprops, pca_start):
+    """``lr`` is t₀ of the gradient step B = X − t∇f, and of the measure ‖V_t‖/t."""
+    problem = sparse_pca_problem(pitprops, R, 0.5)
+    res = ManPG(lr=0.05, stopping=MaxIterations(0)).run(problem, pca_start)
+    expected = problem.at(pca_start).proximal_step(0.05).stationarity
+    assert res.grad_norm == pytest.approx(expected, rel=1e-10)
+    assert res.grad_norm != pytest.approx(problem.at(pca_start).grad_norm, rel=1e-3)
+    with pytest.raises(ValueError, match="lr must be a positive number"):
+        ManPG(lr=0.0)
+    # the function's old name for it still works
+    old = manpg(pitprops, R, 0.5, step_size=0.05, max_iter=3)
+    new = manpg(pitprops, R, 0.5, lr=0.05, max_iter=3)
+    np.testing.assert_array_equal(old.x, new.x)
+    assert new.extra["lr"] == 0.05

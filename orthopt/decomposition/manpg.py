@@ -105,6 +105,10 @@ class ManPG(Solver):
 
     Parameters
     ----------
+    lr : float, optional
+        The proximal step t₀ (the learning rate of the gradient step
+        B = X − t∇f(X)); default the problem's ``proximal_step`` (1/L). The
+        stationarity measure of the run is ‖V_{t₀}‖/t₀.
     adaptive : bool, default False
         ManPG-Ada's step adaptation (module docstring). Fewer iterations on
         ManPG's random demo problems (``manpg_demo`` in
@@ -143,9 +147,13 @@ class ManPG(Solver):
 
     default_max_iterations = 10000
 
-    def __init__(self, stopping=None, *, adaptive=False, subproblem_max_iterations=100,
+    def __init__(self, stopping=None, *, lr=None, adaptive=False, subproblem_max_iterations=100,
                  shortest_step=1e-10, **options):
         super().__init__(stopping, **options)
+        if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float))
+                               or not (math.isfinite(lr) and lr > 0)):
+            raise ValueError(f"lr must be a positive number, got {lr!r}")
+        self.lr = None if lr is None else float(lr)
         self.adaptive = bool(adaptive)
         if isinstance(subproblem_max_iterations, bool) or not isinstance(
                 subproblem_max_iterations, (int, np.integer)) or subproblem_max_iterations < 1:
@@ -165,7 +173,7 @@ class ManPG(Solver):
                 f"build one with CompositeProblem(Problem(Stiefel(n, r), f, ...), alpha, "
                 f"proximal_step=1/L)"
             )
-        t0 = problem.proximal_step
+        t0 = problem.proximal_step if self.lr is None else self.lr
         state = ManPGState(rng=rng, initial_proximal_step=t0, proximal_step=t0,
                            tolerance=_stationarity_tolerance(self.stopping))
         if current.proximal_t != t0 or current.stationarity is None:
@@ -321,6 +329,7 @@ def manpg(
     init="pca",
     tol=1e-8,
     max_iter=10000,
+    lr=None,
     step_size=None,
     adaptive=False,
     weights=None,
@@ -352,8 +361,11 @@ def manpg(
         Stop when the stationarity measure ‖V‖_F/t ≤ tol.
     max_iter : int
         Maximum number of ManPG iterations.
+    lr : float, optional
+        Proximal step t₀ (ManPG's learning rate); default 1/L with L = 2‖A‖₂
+        (the Lipschitz constant of ∇f).
     step_size : float, optional
-        Proximal step t₀; default 1/L with L = 2‖A‖₂ (the Lipschitz constant of ∇f).
+        The first version's name of ``lr``.
     adaptive : bool, default False
         ManPG-Ada (see :class:`ManPG`).
     weights : array, shape (n, r), optional
@@ -382,10 +394,14 @@ def manpg(
         F(x), ``grad_norm`` = ‖V‖/t at ``x``, ``nit``, ``status``,
         ``stopping``, ``history`` …) and, for sparse PCA, ``stationarity``
         (= ``grad_norm``), ``history["fun"]`` and ``history["stationarity"]``
-        (per iteration, entry 0 at the start), ``extra`` with ``step_size``
-        t₀, ``ssn_iterations`` (total), ``line_search_steps`` (trials beyond
+        (per iteration, entry 0 at the start), ``extra`` with ``lr`` t₀
+        (also as ``step_size``, its first name), ``ssn_iterations`` (total), ``line_search_steps`` (trials beyond
         the first of each iteration) and ``variance``.
     """
+    if step_size is not None:
+        if lr is not None:
+            raise TypeError("pass lr=... or its old name step_size=..., not both")
+        lr = step_size
     alpha = check_alpha(alpha)
     variance = check_variance(variance)
     op = as_operator(a)
@@ -398,7 +414,7 @@ def manpg(
         if tuple(weights.shape) != (op.n, r):
             raise ValueError(f"weights must have shape ({op.n}, {r}); got {tuple(weights.shape)}")
     problem = sparse_pca_problem(op, r, alpha, variance=variance, weights=weights,
-                                 proximal_step=None if step_size is None else float(step_size),
+                                 proximal_step=None if lr is None else float(lr),
                                  rng=random_state, like=x)
     manifold = problem.manifold
     if manifold.feasibility(x) > manifold.default_atol(x.dtype, get_namespace(x)):
@@ -413,7 +429,10 @@ def manpg(
                             intermediate.grad_norm)
     seed = random_state if random_state is not None else 0
     res = solver.run(problem, x0=x, callback=core_callback, rng=seed)
+    if res.status == "gradient_tolerance":
+        res.message = (f"stationarity measure ||V||/t = {res.grad_norm:.2e} <= tol = {tol:.1e}")
     return as_sparse_pca_result(res, extra={
+        "lr": problem.proximal_step,
         "step_size": problem.proximal_step,
         "ssn_iterations": problem.n_subproblem_iterations,
         "line_search_steps": max(int(res.nfev) - 1 - int(res.nit), 0),
