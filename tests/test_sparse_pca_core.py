@@ -115,7 +115,7 @@ def _counting_problem(pitprops, nan_after):
     smooth = Problem(Stiefel(13, R, retraction="polar"), lambda y: cost_and_gradient(y)[0],
                      cost_and_gradient=cost_and_gradient)
     t = 1 / (2 * np.linalg.eigvalsh(pitprops)[-1])
-    return CompositeProblem(smooth, 0.5, t)
+    return CompositeProblem(smooth, 0.5, lr=t)
 
 
 @pytest.mark.parametrize("nan_after", [0, 10])
@@ -139,7 +139,7 @@ def test_manpg_needs_a_composite_problem(pitprops, pca_start):
                     euclidean_gradient=lambda y: -2 * pitprops @ y)
     with pytest.raises(TypeError, match="CompositeProblem"):
         ManPG(max_iterations=3).run(plain, pca_start)
-    with pytest.raises(ValueError, match="proximal_step"):
+    with pytest.raises(ValueError, match="lr"):
         CompositeProblem(plain, 0.5, 0.0)
     with pytest.raises(ValueError, match="l1_weight"):
         CompositeProblem(plain, -1.0, 0.1)
@@ -247,14 +247,14 @@ def test_refit_runs_on_the_core(pitprops):
 
 
 def test_manpg_lr_is_the_proximal_step(pitprops, pca_start):
-    """``lr`` is t₀ of the gradient step B = X − t∇f, and of the measure ‖V_t‖/t."""
-    problem = sparse_pca_problem(pitprops, R, 0.5)
-    res = ManPG(lr=0.05, stopping=MaxIterations(0)).run(problem, pca_start)
+    """``lr`` (the problem's) is t₀ of the gradient step B = X − t∇f and of ‖V_t‖/t."""
+    problem = sparse_pca_problem(pitprops, R, 0.5, lr=0.05)
+    res = ManPG(stopping=MaxIterations(0)).run(problem, pca_start)
     expected = problem.at(pca_start).proximal_step(0.05).stationarity
     assert res.grad_norm == pytest.approx(expected, rel=1e-10)
-    assert res.grad_norm != pytest.approx(problem.at(pca_start).grad_norm, rel=1e-3)
-    with pytest.raises(ValueError, match="lr must be a positive number"):
-        ManPG(lr=0.0)
+    default = sparse_pca_problem(pitprops, R, 0.5)
+    assert default.lr == pytest.approx(1 / (2 * np.linalg.eigvalsh(pitprops)[-1]), rel=1e-12)
+    assert res.grad_norm != pytest.approx(default.at(pca_start).grad_norm, rel=1e-3)
     # the function's old name for it still works
     old = manpg(pitprops, R, 0.5, step_size=0.05, max_iter=3)
     new = manpg(pitprops, R, 0.5, lr=0.05, max_iter=3)

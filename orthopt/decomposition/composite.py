@@ -25,7 +25,7 @@ analysis bounds (ε in O(ε⁻²) iterations; Chen, Ma, So & Zhang 2020, Thm 5.5
 ``at(x)`` returns a :class:`CompositeEvaluation`: the cost is F (f and ∇f
 come from one call of the smooth part, so one product A·X per point), the
 ``gradient`` is the Riemannian gradient of f, and ``grad_norm`` is the
-stationarity measure with the problem's proximal step t. The methods the
+stationarity measure with the problem's proximal step t (``lr``). The methods the
 problem inherits (``cost``, ``euclidean_gradient``) answer for f.
 """
 
@@ -36,7 +36,7 @@ import numbers
 
 import numpy as np
 
-from ..backend import asarray_like, finfo_eps, get_namespace, to_float, to_numpy
+from ..backend import finfo_eps, get_namespace, to_float, to_numpy
 from ..optim.problem import Evaluation, Problem
 from .tangent_prox import solve_tangent_prox
 
@@ -53,9 +53,9 @@ class CompositeProblem(Problem):
         ``cost_and_euclidean_gradient`` gives f and ∇f at each point.
     l1_weight : float
         α ≥ 0.
-    proximal_step : float
-        t > 0 of the stationarity measure ‖V_t‖/t (ManPG's step; 1/L with L
-        the Lipschitz constant of ∇f).
+    lr : float
+        The proximal step t > 0 of the stationarity measure ‖V_t‖/t, ManPG's
+        learning rate (1/L with L the Lipschitz constant of ∇f).
     weights : array, shape (n, r), optional
         Entrywise W ≥ 0 (default all ones), in the namespace of the points.
 
@@ -66,7 +66,7 @@ class CompositeProblem(Problem):
         ``n_cost_evaluations``).
     """
 
-    def __init__(self, smooth, l1_weight, proximal_step, weights=None):
+    def __init__(self, smooth, l1_weight, lr, weights=None):
         if not isinstance(smooth, Problem):
             raise TypeError(f"smooth must be an orthopt Problem (the smooth part f), "
                             f"got {type(smooth).__name__}")
@@ -75,12 +75,12 @@ class CompositeProblem(Problem):
         if isinstance(l1_weight, bool) or not isinstance(l1_weight, numbers.Real) or \
                 not (math.isfinite(l1_weight) and l1_weight >= 0):
             raise ValueError(f"l1_weight must be a finite number >= 0, got {l1_weight!r}")
-        if isinstance(proximal_step, bool) or not isinstance(proximal_step, numbers.Real) or \
-                not (math.isfinite(proximal_step) and proximal_step > 0):
-            raise ValueError(f"proximal_step must be a positive number, got {proximal_step!r}")
+        if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or \
+                not (math.isfinite(lr) and lr > 0):
+            raise ValueError(f"lr (the proximal step t) must be a positive number, got {lr!r}")
         self.smooth = smooth
         self.l1_weight = float(l1_weight)
-        self.proximal_step = float(proximal_step)
+        self.lr = float(lr)
         self.weights = weights
         self.n_subproblem_iterations = 0
         # the largest threshold per unit of t (the rounding floor of the subproblem)
@@ -148,7 +148,7 @@ class CompositeEvaluation(Evaluation):
         Parameters
         ----------
         t : float, optional
-            The proximal step; default the problem's ``proximal_step``.
+            The proximal step; default the problem's ``lr``.
         multiplier : numpy.ndarray, shape (r, r), optional
             Warm start for Λ (the previous point's).
         tol : float, optional
@@ -164,7 +164,7 @@ class CompositeEvaluation(Evaluation):
             ``stationarity`` ‖V‖/t.
         """
         problem = self.problem
-        t = problem.proximal_step if t is None else float(t)
+        t = problem.lr if t is None else float(t)
         floor = problem.subproblem_floor(self.x, t)
         tol = floor if tol is None else max(floor, tol)
         xp = get_namespace(self.x)

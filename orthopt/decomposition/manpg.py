@@ -86,17 +86,17 @@ class ManPGState(SolverState):
 
     Attributes
     ----------
-    initial_proximal_step : float
-        t₀, the problem's proximal step.
-    proximal_step : float
+    initial_lr : float
+        t₀, the problem's proximal step ``lr``.
+    lr : float
         t of the current iteration (differs from t₀ only with ``adaptive``).
     tolerance : float
         The stationarity tolerance read from the stopping criterion (0 when
         it has none); it sets the subproblem's accuracy.
     """
 
-    initial_proximal_step: float = 1.0
-    proximal_step: float = 1.0
+    initial_lr: float = 1.0
+    lr: float = 1.0
     tolerance: float = 0.0
 
 
@@ -105,10 +105,6 @@ class ManPG(Solver):
 
     Parameters
     ----------
-    lr : float, optional
-        The proximal step t₀ (the learning rate of the gradient step
-        B = X − t∇f(X)); default the problem's ``proximal_step`` (1/L). The
-        stationarity measure of the run is ‖V_{t₀}‖/t₀.
     adaptive : bool, default False
         ManPG-Ada's step adaptation (module docstring). Fewer iterations on
         ManPG's random demo problems (``manpg_demo`` in
@@ -128,8 +124,9 @@ class ManPG(Solver):
     Notes
     -----
     :meth:`run` needs a :class:`~orthopt.decomposition.composite.CompositeProblem`
-    on a Stiefel manifold. The result's ``grad_norm`` is the stationarity
-    measure ‖V_t‖/t at ``x``, ``fun`` is F(x).
+    on a Stiefel manifold; its ``lr`` is the proximal step t₀ (ManPG's
+    learning rate). The result's ``grad_norm`` is the stationarity measure
+    ‖V_{t₀}‖/t₀ at ``x``, ``fun`` is F(x).
 
     Examples
     --------
@@ -138,7 +135,7 @@ class ManPG(Solver):
     >>> from orthopt.decomposition.manpg import ManPG, sparse_pca_problem
     >>> from orthopt.optim import GradientNorm, MaxIterations
     >>> A = load_pitprops()[0]
-    >>> problem = sparse_pca_problem(A, 6, alpha=0.5)
+    >>> problem = sparse_pca_problem(A, 6, alpha=0.5)     # lr = 1/(2‖A‖₂)
     >>> x0 = np.linalg.eigh(A)[1][:, ::-1][:, :6].copy()
     >>> res = ManPG(stopping=GradientNorm(1e-8) | MaxIterations(1000)).run(problem, x0)
     >>> res.status, int(np.sum(np.abs(res.x) > 1e-5))
@@ -147,13 +144,9 @@ class ManPG(Solver):
 
     default_max_iterations = 10000
 
-    def __init__(self, stopping=None, *, lr=None, adaptive=False, subproblem_max_iterations=100,
+    def __init__(self, stopping=None, *, adaptive=False, subproblem_max_iterations=100,
                  shortest_step=1e-10, **options):
         super().__init__(stopping, **options)
-        if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float))
-                               or not (math.isfinite(lr) and lr > 0)):
-            raise ValueError(f"lr must be a positive number, got {lr!r}")
-        self.lr = None if lr is None else float(lr)
         self.adaptive = bool(adaptive)
         if isinstance(subproblem_max_iterations, bool) or not isinstance(
                 subproblem_max_iterations, (int, np.integer)) or subproblem_max_iterations < 1:
@@ -171,10 +164,10 @@ class ManPG(Solver):
             raise TypeError(
                 f"ManPG solves a CompositeProblem (f + α‖X‖₁), got {type(problem).__name__}; "
                 f"build one with CompositeProblem(Problem(Stiefel(n, r), f, ...), alpha, "
-                f"proximal_step=1/L)"
+                f"lr=1/L)"
             )
-        t0 = problem.proximal_step if self.lr is None else self.lr
-        state = ManPGState(rng=rng, initial_proximal_step=t0, proximal_step=t0,
+        t0 = problem.lr
+        state = ManPGState(rng=rng, initial_lr=t0, lr=t0,
                            tolerance=_stationarity_tolerance(self.stopping))
         if current.proximal_t != t0 or current.stationarity is None:
             self._solve_subproblem(current, t0, None, state)
@@ -223,14 +216,14 @@ class ManPG(Solver):
                 return Step.failed(current, "nonfinite")
             limit = norm_v2 / t <= rounding_level(reference, eps, 100.0)
             return Step.failed(current, "precision_limit" if limit else "line_search_failed")
-        t0 = state.initial_proximal_step
+        t0 = state.initial_lr
         if self.adaptive:
-            state.proximal_step = t * 1.01 if beta == 1.0 else max(t0, t / 1.01)
+            state.lr = t * 1.01 if beta == 1.0 else max(t0, t / 1.01)
         # the next iteration's subproblem, warm-started: it also gives the
         # stationarity measure at the new point that the stopping criterion reads
-        self._solve_subproblem(accepted, state.proximal_step, current.multiplier, state)
-        if accepted.stationarity <= state.tolerance and state.proximal_step != t0:
-            state.proximal_step = t0  # confirm with t₀ (a larger t is a weaker test)
+        self._solve_subproblem(accepted, state.lr, current.multiplier, state)
+        if accepted.stationarity <= state.tolerance and state.lr != t0:
+            state.lr = t0  # confirm with t₀ (a larger t is a weaker test)
             self._solve_subproblem(accepted, t0, accepted.multiplier, state)
         return Step(accepted, beta * math.sqrt(norm_v2), predicted_decrease=-beta * slope,
                     extra={"trials": trials})
@@ -279,7 +272,7 @@ def _polar_or_none(a, eps):
 
 
 def sparse_pca_problem(a, n_components, alpha, *, variance="total", weights=None,
-                       proximal_step=None, rng=0, like=None):
+                       lr=None, rng=0, like=None):
     r"""The composite problem of sparse PCA: min −v(X) + α Σ W_ij|X_ij| over St(n, r).
 
     Parameters
@@ -291,8 +284,8 @@ def sparse_pca_problem(a, n_components, alpha, *, variance="total", weights=None
     variance : {"total", "adjusted"}
         v(X) = tr(XᵀAX) or the adjusted variance (:func:`captured_variance`).
     weights : array, shape (n, r), optional
-    proximal_step : float, optional
-        t; default 1/L with L = 2‖A‖₂, the Lipschitz constant of ∇tr(XᵀAX).
+    lr : float, optional
+        The proximal step t (ManPG's learning rate); default 1/L with L = 2‖A‖₂, the Lipschitz constant of ∇tr(XᵀAX).
         (For the adjusted variance t = 1/(2‖A‖₂) is kept: M = I at PCA, and
         the Armijo backtracking guarantees descent for any t.)
     rng : None, int or numpy.random.Generator
@@ -308,9 +301,9 @@ def sparse_pca_problem(a, n_components, alpha, *, variance="total", weights=None
 
     op = as_operator(a)
     r = int(n_components)
-    if proximal_step is None:
+    if lr is None:
         lipschitz = 2 * op.norm2(like=like, rng=rng)
-        proximal_step = 1.0 / lipschitz if lipschitz > 0 else 1.0
+        lr = 1.0 / lipschitz if lipschitz > 0 else 1.0
 
     def cost_and_gradient(y):
         value, gradient = captured_variance(y, op(y), variance)
@@ -318,7 +311,7 @@ def sparse_pca_problem(a, n_components, alpha, *, variance="total", weights=None
 
     smooth = Problem(Stiefel(op.n, r, retraction="polar"), lambda y: cost_and_gradient(y)[0],
                      cost_and_gradient=cost_and_gradient)
-    return CompositeProblem(smooth, float(alpha), float(proximal_step), weights=weights)
+    return CompositeProblem(smooth, float(alpha), float(lr), weights=weights)
 
 
 def manpg(
@@ -414,7 +407,7 @@ def manpg(
         if tuple(weights.shape) != (op.n, r):
             raise ValueError(f"weights must have shape ({op.n}, {r}); got {tuple(weights.shape)}")
     problem = sparse_pca_problem(op, r, alpha, variance=variance, weights=weights,
-                                 proximal_step=None if lr is None else float(lr),
+                                 lr=None if lr is None else float(lr),
                                  rng=random_state, like=x)
     manifold = problem.manifold
     if manifold.feasibility(x) > manifold.default_atol(x.dtype, get_namespace(x)):
@@ -432,8 +425,8 @@ def manpg(
     if res.status == "gradient_tolerance":
         res.message = (f"stationarity measure ||V||/t = {res.grad_norm:.2e} <= tol = {tol:.1e}")
     return as_sparse_pca_result(res, extra={
-        "lr": problem.proximal_step,
-        "step_size": problem.proximal_step,
+        "lr": problem.lr,
+        "step_size": problem.lr,
         "ssn_iterations": problem.n_subproblem_iterations,
         "line_search_steps": max(int(res.nfev) - 1 - int(res.nit), 0),
         "variance": variance,
