@@ -415,11 +415,7 @@ def manpg(
     solver = ManPG(stopping=GradientNorm(tol) | MaxIterations(max_iter), adaptive=adaptive,
                    subproblem_max_iterations=ssn_max_iter, shortest_step=min_step,
                    verbose=verbose)
-    core_callback = None
-    if callback is not None:
-        def core_callback(intermediate):
-            return callback(intermediate.nit, intermediate.x, intermediate.fun,
-                            intermediate.grad_norm)
+    core_callback = None if callback is None else _sparse_pca_callback(callback)
     seed = random_state if random_state is not None else 0
     res = solver.run(problem, x0=x, callback=core_callback, rng=seed)
     if res.status == "gradient_tolerance":
@@ -431,6 +427,14 @@ def manpg(
         "line_search_steps": max(int(res.nfev) - 1 - int(res.nit), 0),
         "variance": variance,
     })
+
+
+def _sparse_pca_callback(callback):
+    """The core's callback(result) calling the sparse-PCA callback(k, x, fun, stationarity)."""
+    def core_callback(intermediate):
+        return callback(intermediate.nit, intermediate.x, intermediate.fun,
+                        intermediate.grad_norm)
+    return core_callback
 
 
 def as_sparse_pca_result(res, extra):
