@@ -202,6 +202,8 @@ def test_support_manifold_projection(support_point):
     p = manifold.projection(x, u)
     np.testing.assert_allclose(manifold.projection(x, p), p, atol=1e3 * EPS)
     assert np.linalg.norm(x.T @ p + p.T @ x) <= 1e3 * EPS
+    y = manifold.random_point(rng=3)
+    assert manifold.feasibility(y) <= 10 * EPS * R and np.all(y[~support] == 0.0)
     # a stack of vectors (L-BFGS transports its pairs at once) is projected one by one
     stack = np.stack([u, 2 * u])
     np.testing.assert_allclose(manifold.projection(x, stack)[1], 2 * p, atol=1e3 * EPS)
