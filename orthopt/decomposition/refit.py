@@ -57,7 +57,8 @@ from ..optim.lbfgs import RiemannianLBFGS
 from ..optim.problem import Problem
 from ..optim.step_size import StrongWolfe
 from ..optim.stopping import GradientNorm, MaxIterations
-from .problem import SparsePCAResult, as_operator, captured_variance, check_variance
+from ..optim.result import OptimizeResult
+from .problem import as_operator, captured_variance, check_variance
 from .support_manifold import (
     FEASIBILITY_TOL,
     SupportStiefel,
@@ -102,7 +103,7 @@ def refit_on_support(
 
     Returns
     -------
-    SparsePCAResult
+    OptimizeResult
         ``x`` zero outside the support, ‖xᵀx − I‖_F ≤ 1e-13; ``fun`` = −v(x);
         ``stationarity`` = ‖grad v‖_F; ``history`` with ``variance``;
         ``extra`` with ``start_variance`` (v at the projected start),
@@ -126,7 +127,7 @@ def refit_on_support(
     if not error <= FEASIBILITY_TOL:
         ax = op(x)
         value = captured_variance(x, ax, variance)[0]
-        return SparsePCAResult(
+        return OptimizeResult(
             x=x, fun=-value, nit=0, stationarity=math.nan, success=False,
             message=f"the support admits no orthonormal loadings near x "
                     f"(Newton projection stalled at ||XᵀX − I|| = {error:.1e}); x returned",
@@ -202,7 +203,7 @@ def prune_to_budget(
 
     Returns
     -------
-    SparsePCAResult
+    OptimizeResult
         ``nit`` = total refit iterations; ``success`` False when the budget
         could not be met (then ``x`` has the fewest nonzeros reached);
         ``extra`` with ``removed`` (entries removed) and ``refits``.
@@ -252,7 +253,7 @@ def prune_to_budget(
         if verbose:
             print(f"prune: {int(support.sum()) - 1} nonzeros, v = {-accepted.fun:.10e}")
     value = captured_variance(x, op(x), variance)[0]
-    return SparsePCAResult(
+    return OptimizeResult(
         x=x,
         fun=-value,
         nit=total_iterations,

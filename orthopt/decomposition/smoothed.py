@@ -42,9 +42,9 @@ import math
 import time
 
 from ..backend import get_namespace, to_float
+from ..optim.result import OptimizeResult
 from .tangent_prox import solve_tangent_prox
 from .problem import (
-    SparsePCAResult,
     as_operator,
     captured_variance,
     check_alpha,
@@ -111,7 +111,7 @@ def smoothed_spca(
 
     Returns
     -------
-    SparsePCAResult
+    OptimizeResult
         ``nit`` totals the iterations of all stages; ``fun`` is the
         *nonsmooth* F at ``x``; ``stationarity`` is ManPG's measure there;
         ``history`` has per-stage ``mu``, ``fun``, ``grad_norm``, ``nit``.
@@ -183,7 +183,7 @@ def smoothed_spca(
             message = "stopped by callback"
             break
     fun = objective(x, op(x), alpha, variance=variance)
-    return SparsePCAResult(
+    return OptimizeResult(
         x=x,
         fun=fun,
         nit=total_iterations,

@@ -180,7 +180,7 @@ def solve_sparse_pca(a, n_components, alpha, method="manpg", **options):
 
     Returns
     -------
-    SparsePCAResult
+    OptimizeResult
     """
     if method == "manpg":
         from .manpg import manpg as solver
