@@ -30,6 +30,9 @@ def candidates():
         ("rgd StrongWolfe(c2=0.9)", RiemannianGradientDescent(
             step_size=StrongWolfe(curvature=0.9, max_evaluations=20), stopping=stop)),
         ("lbfgs", RiemannianLBFGS(stopping=stop)),
+        ("lbfgs Wolfe(40) (refit)", RiemannianLBFGS(
+            step_size=StrongWolfe(curvature=0.9, max_evaluations=40, initial_step=1.0),
+            stopping=stop)),
     ]
 
 
@@ -53,7 +56,7 @@ def main():
             res = solver.run(problem, x0=z, rng=0)
             cost = res.history["cost"]
             loss = max(float(np.max(np.diff(cost))), 0.0) / abs(cost[0])
-            lines.append(f"alpha={alpha:<4} {variance:9s} {name:24s} nit={res.nit:4d} "
+            lines.append(f"alpha={alpha:<4} {variance:9s} {name:25s} nit={res.nit:4d} "
                          f"nfev={res.nfev:4d} v={-res.fun:.12f} grad={res.grad_norm:.1e} "
                          f"{res.status:20s} largest step loss of v (relative) {loss:.1e}")
             print(lines[-1])
