@@ -62,7 +62,7 @@ from ..backend import asarray_like, finfo_eps, get_namespace, to_float, to_numpy
 from ..linalg import polar
 from ..optim.problem import Problem
 from ..optim.solver import Solver, SolverState, Step
-from ..optim.step_size import rounding_level, sufficient_decrease
+from ..optim.step_size import backtrack
 from ..optim.stopping import AllOf, AnyOf, GradientNorm, MaxIterations
 from .composite import CompositeProblem
 from .problem import (
@@ -195,27 +195,23 @@ class ManPG(Solver):
         eps = float(finfo_eps(xp, x.dtype))
         norm_v2 = to_float(xp.sum(v * v))
         slope = -norm_v2 / t
-        reference = current.cost
-        beta, accepted, trials, finite = 1.0, None, 0, True
-        while beta >= self.shortest_step:
-            trials += 1
+
+        def evaluate(beta):
             y = _polar_or_none(x + beta * v, eps)
-            if y is not None:
-                trial = problem.at(y)
-                cost = trial.cost
-                finite = math.isfinite(cost)
-                if finite and (
-                        sufficient_decrease(cost, reference, beta, slope, ARMIJO_CONSTANT, eps)
-                        or sufficient_decrease(cost, reference, beta, slope, ARMIJO_CONSTANT,
-                                               eps, _curve_slope(problem, trial, x, v, beta))):
-                    accepted = trial
-                    break
-            beta *= 0.5
-        if accepted is None:
-            if not finite:
-                return Step.failed(current, "nonfinite")
-            limit = norm_v2 / t <= rounding_level(reference, eps, 100.0)
-            return Step.failed(current, "precision_limit" if limit else "line_search_failed")
+            if y is None:
+                return None   # x + βv rank-deficient: no point on the curve, shorten
+            trial = problem.at(y)
+            return trial.cost, trial
+
+        search = backtrack(
+            evaluate, current.cost, slope, 1.0, eps, c1=ARMIJO_CONSTANT, contraction=0.5,
+            max_trials=max(1, math.ceil(math.log2(1.0 / self.shortest_step)) + 1),
+            shortest_step=self.shortest_step,
+            trial_slope=lambda beta, trial: _curve_slope(problem, trial, x, v, beta))
+        if search.status is not None:
+            status = "precision_limit" if search.at_precision_limit else search.status
+            return Step.failed(current, status)
+        accepted, beta, trials = search.evaluation, search.step, search.n_evaluations
         t0 = state.initial_lr
         if self.adaptive:
             state.lr = t * 1.01 if beta == 1.0 else max(t0, t / 1.01)
