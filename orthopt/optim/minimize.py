@@ -66,7 +66,7 @@ def infer_manifold(x, retraction=None):
 
 
 def minimize(cost, x0, method="rgd", jac=None, manifold=None, options=None, callback=None,
-             rng=None):
+             rng=None, args=(), batched=False):
     """Minimize ``cost`` over a manifold of matrices with orthonormal columns.
 
     Parameters
@@ -110,6 +110,20 @@ def minimize(cost, x0, method="rgd", jac=None, manifold=None, options=None, call
         Seed of the randomized methods ("givens" draws random pairs,
         "projunn-d"/"projunn-t" draw random sketches); the same seed gives
         the same run.
+    args : tuple, optional
+        Extra arguments of ``cost`` (and ``jac``): ``cost(x, *args)``, as in SciPy.
+    batched : bool, default False
+        x0 of shape (k, n, p) is k independent problems: ``cost(x, *args)``
+        returns one value per problem, shape (k,), the arrays in ``args`` carry
+        per-problem data along their leading axis, and the gradient has one
+        matrix per problem. Every problem gets its own step sizes and stopping
+        (:mod:`orthopt.optim.batched`); ``res.fun``, ``res.grad_norm``,
+        ``res.nit``, ``res.status``, ``res.success`` have shape (k,). Methods:
+        "rgd", "rgd-bb", "cg". A dask array x0 chunked along the batch axis is
+        solved chunk by chunk on the active dask scheduler and the result's
+        arrays are dask arrays (:mod:`orthopt.optim.dask_support`). Without
+        ``batched``, a stack with a scalar cost is one problem on ℳᵏ (the
+        summed batch).
 
     Notes
     -----
@@ -135,20 +149,36 @@ def minimize(cost, x0, method="rgd", jac=None, manifold=None, options=None, call
         raise ValueError(
             f"unknown method {method!r}; valid: {', '.join(repr(m) for m in sorted(METHODS))}"
         )
+    if batched:
+        from .dask_support import is_dask_array, minimize_dask
+
+        if is_dask_array(x0):
+            return minimize_dask(cost, x0, method=method, jac=jac, manifold=manifold,
+                                 options=options, rng=rng, args=args)
+        if isinstance(x0, (list, tuple)):
+            from .batched import check_batch_start
+
+            x0 = check_batch_start(Problem(manifold or _any_manifold(x0[0]), cost,
+                                           batch_shape=(len(x0),)), list(x0), None)
     if not hasattr(x0, "shape"):  # a nested list, as SciPy accepts
         x0 = np.asarray(x0)
     if isinstance(x0, np.ndarray) and x0.dtype.kind in "biu":
         x0 = x0.astype(np.float64)  # integer entries: a float64 start, like SciPy
+    batch = {}
+    if batched:
+        batch = _batch_options(x0, method, args)
+    elif args != ():
+        batch = {"args": args}
     if manifold is None:
-        manifold = infer_manifold(x0)
+        manifold = infer_manifold(x0[0] if batched else x0)
     elif not isinstance(manifold, Manifold):
         raise TypeError(f"manifold must be an orthopt manifold, got {type(manifold).__name__}")
     if jac is True:
-        problem = Problem(manifold, None, cost_and_gradient=cost)
+        problem = Problem(manifold, None, cost_and_gradient=cost, **batch)
     elif jac is None or jac is False:
-        problem = Problem(manifold, cost)
+        problem = Problem(manifold, cost, **batch)
     elif callable(jac):
-        problem = Problem(manifold, cost, euclidean_gradient=jac)
+        problem = Problem(manifold, cost, euclidean_gradient=jac, **batch)
     else:
         raise TypeError(f"jac must be None, True or a callable, got {type(jac).__name__}")
     module, name, fixed = METHODS[method]
@@ -161,6 +191,25 @@ def minimize(cost, x0, method="rgd", jac=None, manifold=None, options=None, call
         raise TypeError(f"invalid option for method {method!r} ({name}): {exc}"
                         f"{_option_hint(solver_class, kwargs)}") from exc
     return solver.run(problem, x0=x0, callback=callback, rng=rng)
+
+
+def _any_manifold(point):
+    return infer_manifold(np.asarray(point) if not hasattr(point, "shape") else point)
+
+
+def _batch_options(x0, method, args):
+    """Problem's batch keywords for minimize(..., batched=True), or a clear error."""
+    from .batched import BATCHED_METHODS
+
+    if method not in BATCHED_METHODS:
+        raise NotImplementedError(
+            f"method {method!r} does not run batches of independent problems yet; "
+            f"batched=True works with {', '.join(repr(m) for m in BATCHED_METHODS)}")
+    if getattr(x0, "ndim", 0) != 3:
+        raise ValueError(
+            f"with batched=True x0 must be a stack of k starting points, shape (k, n, p), got "
+            f"shape {tuple(getattr(x0, 'shape', ()))}; M.random_point(shape=(k,)) makes one")
+    return {"batch_shape": (x0.shape[0],), "args": args}
 
 
 # SciPy's option names for the same stopping rules

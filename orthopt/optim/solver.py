@@ -373,15 +373,21 @@ class Solver:
                             f"build one with Problem(manifold, cost)")
         manifold = problem.manifold
         rng = default_rng(rng)
-        if x0 is None:
+        run = self._run
+        if problem.batch_shape:  # k independent problems: per-problem steps and stopping
+            from .batched import check_batch_start, run_batched
+
+            x0 = check_batch_start(problem, x0, rng)
+            run = lambda *arguments: run_batched(self, *arguments)  # noqa: E731
+        elif x0 is None:
             x0 = manifold.random_point(rng=rng)
         manifold.check_point(x0)
         if self.blas_threads is None:
-            return self._run(problem, x0, callback, rng)
+            return run(problem, x0, callback, rng)
         from threadpoolctl import threadpool_limits
 
         with threadpool_limits(limits=self.blas_threads, user_api="blas"):
-            return self._run(problem, x0, callback, rng)
+            return run(problem, x0, callback, rng)
 
     def _run(self, problem, x0, callback, rng):
         manifold = problem.manifold
