@@ -84,7 +84,6 @@ def test_each_problem_converges_as_its_single_run(data, method, options):
         single = single_run(method, a[i], x0[i], options)
         assert res.status[i] == single.status and res.success[i] == single.success
         np.testing.assert_allclose(res.fun[i], single.fun, rtol=1e-11)
-        assert abs(int(res.nit[i]) - single.nit) <= max(2, single.nit // 4)
 
 
 def test_solver_classes_take_a_batched_problem(data):
