@@ -191,3 +191,34 @@ def test_methods_without_a_batched_form_say_which_have_one(data):
     with pytest.raises(NotImplementedError, match=r"'rgd', 'rgd-bb', 'cg'"):
         minimize(brockett_cost, x0, method="givens", manifold=Stiefel(N, P), batched=True,
                  args=(a,))
+
+
+# -- another array library ------------------------------------------------------------------
+
+@pytest.mark.parametrize("method", ["rgd", "rgd-bb", "cg"])
+@pytest.mark.parametrize("device", [None, "device1"])
+def test_array_api_strict_batches_match_numpy(data, method, device):
+    xs = pytest.importorskip("array_api_strict")
+    from orthopt.backend import to_numpy
+
+    a, x0 = data
+    device = None if device is None else xs.Device(device)
+
+    def cost(x, m):
+        return xs.sum(xs.sum(x * (m @ x), axis=-2) * xs.asarray([2.0, 1.0], device=x.device),
+                      axis=-1)
+
+    def gradient(x, m):
+        return 2.0 * (m @ x) * xs.asarray([2.0, 1.0], device=x.device)
+
+    options = {"gradient_tolerance": 1e-6}
+    res = minimize(cost, xs.asarray(x0, device=device), method=method, manifold=Stiefel(N, P),
+                   jac=gradient, batched=True, args=(xs.asarray(a, device=device),),
+                   options=options)
+    reference = minimize(brockett_cost, x0, method=method, manifold=Stiefel(N, P),
+                         jac=brockett_gradient, batched=True, args=(a,), options=options)
+    if device is not None:
+        assert res.x.device == device
+    np.testing.assert_allclose(to_numpy(res.x), reference.x, atol=1e4 * EPS)
+    np.testing.assert_array_equal(res.nit, reference.nit)
+    np.testing.assert_array_equal(res.status, reference.status)
