@@ -222,3 +222,28 @@ def test_array_api_strict_batches_match_numpy(data, method, device):
     np.testing.assert_allclose(to_numpy(res.x), reference.x, atol=1e4 * EPS)
     np.testing.assert_array_equal(res.nit, reference.nit)
     np.testing.assert_array_equal(res.status, reference.status)
+
+
+def test_check_gradient_gives_per_problem_verdicts(data):
+    from orthopt import check_gradient
+
+    a, x0 = data
+
+    def wrong_gradient(x, m):  # right for problems 0-2, off by a factor 2 for 3 and 4
+        factor = np.array([1.0, 1.0, 1.0, 2.0, 2.0])[:, None, None]
+        return brockett_gradient(x, m) * factor
+
+    good = Problem(Stiefel(N, P), brockett_cost, euclidean_gradient=brockett_gradient,
+                   batch_shape=(K,), args=(a,))
+    check = check_gradient(good, x0, rng=0)
+    assert check.passed.shape == (K,) and check.passed.all()
+    np.testing.assert_allclose(check.slope, 2.0, atol=0.1)
+    bad = Problem(Stiefel(N, P), brockett_cost, euclidean_gradient=wrong_gradient,
+                  batch_shape=(K,), args=(a,))
+    check = check_gradient(bad, x0, rng=0)
+    assert list(check.passed) == [True, True, True, False, False]
+    np.testing.assert_allclose(check.slope[3:], 1.0, atol=0.1)
+    # autograd differentiates a (k,)-valued cost: one gradient per problem
+    check = check_gradient(Problem(Stiefel(N, P), brockett_cost, batch_shape=(K,), args=(a,)),
+                           rng=1)
+    assert check.passed.all()
