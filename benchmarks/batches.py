@@ -49,7 +49,7 @@ from orthopt.manifolds import SpecialOrthogonal, Stiefel
 RESULTS = Path(__file__).parent / "results" / "batches.json"
 WAHBA_OPTIONS = {"gradient_tolerance": 1e-9}
 STIEFEL_OPTIONS = {"gradient_tolerance": 1e-8}
-RETRACTION = "polar"
+RETRACTION = "cayley"
 
 
 # -- problems (module level: the cluster's workers receive them by value) -----------------

@@ -139,7 +139,7 @@ def backtrack(evaluator, current, direction, problems, reference, slope, t0, eps
     searching = np.ones(m, dtype=bool)
     accepted = np.zeros(m, dtype=bool)
     last_finite = np.ones(m, dtype=bool)
-    point = current.copy()
+    point = None  # a copy of current made at the first partial acceptance
     for _ in range(max_trials):
         searching &= ~(t < shortest_step)
         if not searching.any():
@@ -150,15 +150,19 @@ def backtrack(evaluator, current, direction, problems, reference, slope, t0, eps
         ok = batch_sufficient_decrease(trial.cost, reference[searching], t[searching],
                                        slope[searching], c1, eps)
         rows = np.flatnonzero(searching)
-        if ok.any():
+        if ok.all() and len(rows) == m:
+            point = trial  # every problem took its first trial: the usual case
+        elif ok.any():
             took = np.zeros(m, dtype=bool)
             took[rows[ok]] = True
+            point = current.copy() if point is None else point
             point.put(took, trial.take(ok))
-            accepted |= took
+        accepted[rows[ok]] = True
         searching[rows[ok]] = False
         t[rows[~ok]] *= contraction
     status = np.where(accepted, None, np.where(last_finite, "line_search_failed", "nonfinite"))
     step = np.where(accepted, t, 0.0)
+    point = current.copy() if point is None else point  # callers may put() into it
     return SearchOutcome(point, step, status.astype(object), np.zeros(m, dtype=bool), t0)
 
 

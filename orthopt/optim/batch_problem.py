@@ -106,14 +106,25 @@ class BatchPoint:
     grad_norm: np.ndarray
 
     def take(self, mask):
-        """The points selected by a host boolean mask of shape (m,)."""
+        """The points selected by a host boolean mask of shape (m,) (itself when all are)."""
+        if mask.all():
+            return self
         device_mask = _mask_for(self.x, mask)
         return BatchPoint(self.x[device_mask], self.cost[mask],
                           self.euclidean_gradient[device_mask], self.gradient[device_mask],
                           self.grad_norm[mask])
 
     def put(self, mask, other):
-        """Overwrite the points selected by ``mask`` with ``other`` (in place)."""
+        """Overwrite the points selected by ``mask`` with ``other`` (in place).
+
+        When ``mask`` selects every point, this point takes ``other``'s arrays
+        (no copy): a BatchPoint is never changed in place except through put.
+        """
+        if mask.all():
+            self.x, self.cost, self.euclidean_gradient = other.x, other.cost, \
+                other.euclidean_gradient
+            self.gradient, self.grad_norm = other.gradient, other.grad_norm
+            return
         device_mask = _mask_for(self.x, mask)
         self.x[device_mask] = other.x
         self.cost[mask] = other.cost
