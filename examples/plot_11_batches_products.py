@@ -130,7 +130,7 @@ fig.tight_layout()
 # the same — the problems are independent — but the run stops only when the
 # *total* gradient is small, and every problem takes the common step.
 
-summed = orthopt.minimize(lambda x: np.sum(cost(x, b)), x0[:200], method="rgd-bb",
+summed = orthopt.minimize(lambda x: np.sum(cost(x, b[:200])), x0[:200], method="rgd-bb",
                           jac=lambda x: gradient(x, b[:200]), manifold=manifold,
                           options={"gradient_tolerance": 1e-9})
 print(f"summed batch of 200: one cost {summed.fun:.6f}, one nit {summed.nit}, "
@@ -163,7 +163,7 @@ tilt = 0.6
 plane_y = np.array([[1.0, 0.0], [0.0, np.cos(tilt)], [0.0, np.sin(tilt)]]) @ np.array(
     [[np.cos(0.4), -np.sin(0.4)], [np.sin(0.4), np.cos(0.4)]])  # another basis, tilted plane
 left, cosines, right_t = np.linalg.svd(plane_x.T @ plane_y)
-angles = np.arccos(np.clip(cosines, -1.0, 1.0))[::-1]
+angles = np.arccos(np.clip(cosines, -1.0, 1.0))  # ascending: cosines come descending
 print(f"principal angles {np.round(angles, 6)}, dist = {float(grassmann.dist(plane_x, plane_y)):.6f}"
       f" = ‖θ‖ = {np.linalg.norm(angles):.6f}")
 # the basis does not matter: rotate the basis of Y within its plane, same distance
