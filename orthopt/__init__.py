@@ -6,13 +6,14 @@ The public names:
   :class:`Grassmann`, :class:`Euclidean`, :class:`Product`;
 * problems and solvers — :class:`Problem`, :func:`minimize`,
   :class:`OptimizeResult`, :class:`RiemannianGradientDescent`,
-  :class:`RiemannianConjugateGradient`, :class:`GivensCoordinateDescent`,
+  :class:`RiemannianConjugateGradient`, :class:`RiemannianLBFGS`,
+  :class:`RiemannianTrustRegions`, :class:`GivensCoordinateDescent`,
   :class:`ProjUNN`; stochastic steppers for training loops
   :class:`RiemannianSGD`, :class:`RiemannianRMSprop`;
-* diagnostics — :func:`check_gradient`, :func:`check_retraction`,
+* diagnostics — :func:`check_gradient`, :func:`check_hessian`, :func:`check_retraction`,
   :func:`check_manifold`.
 """
-from .diagnostics import check_gradient, check_manifold, check_retraction
+from .diagnostics import check_gradient, check_hessian, check_manifold, check_retraction
 from .manifolds import Euclidean, Grassmann, Product, SpecialOrthogonal, Stiefel, Unitary
 from .optim import (
     GivensCoordinateDescent,
@@ -21,8 +22,10 @@ from .optim import (
     ProjUNN,
     RiemannianConjugateGradient,
     RiemannianGradientDescent,
+    RiemannianLBFGS,
     RiemannianRMSprop,
     RiemannianSGD,
+    RiemannianTrustRegions,
     minimize,
 )
 
@@ -38,6 +41,8 @@ __all__ = [
     "Problem",
     "RiemannianGradientDescent",
     "RiemannianConjugateGradient",
+    "RiemannianLBFGS",
+    "RiemannianTrustRegions",
     "GivensCoordinateDescent",
     "ProjUNN",
     "RiemannianSGD",
@@ -45,6 +50,7 @@ __all__ = [
     "OptimizeResult",
     "minimize",
     "check_gradient",
+    "check_hessian",
     "check_retraction",
     "check_manifold",
 ]

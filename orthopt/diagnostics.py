@@ -26,12 +26,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .backend import conj_transpose, finfo_eps, get_namespace, to_float
+from .hessian_check import HessianCheck, check_hessian
 
 __all__ = [
     "GradientCheck",
+    "HessianCheck",
     "RetractionCheck",
     "ManifoldCheck",
     "check_gradient",
+    "check_hessian",
     "check_retraction",
     "check_manifold",
 ]

@@ -23,6 +23,10 @@ STATUS_MESSAGES = {
     "callback": "the callback asked to stop",
     "interrupted": "interrupted (KeyboardInterrupt); returning the last iterate",
     "line_search_failed": "the line search found no decrease; returning the last iterate",
+    "trust_region_collapsed": "the trust region shrank to nothing while the model still "
+                              "predicted a decrease: the model does not describe the cost "
+                              "(check the gradient with orthopt.check_gradient and the Hessian "
+                              "with orthopt.check_hessian); returning the last iterate",
     "infeasible": "the final iterate is off the manifold (‖xᴴx − I‖ above 1000·eps·√n): "
                   "the steps were numerically unstable; re-orthonormalize x (e.g. "
                   "manifold.projection_onto_manifold(x)) and restart, or use smaller steps",

@@ -6,8 +6,9 @@ Step-size rules (:mod:`orthopt.optim.step_size`)
     α_k = lr. The stochastic-training rule; needs a step the user
     tuned (too large diverges, too small crawls).
 ``"armijo"`` / ``Armijo()``
-    Backtracking from a growing initial guess (twice the last accepted step)
-    until the Armijo condition f(x_{k+1}) ≤ f(x_k) − c α_k ‖grad f(x_k)‖².
+    Backtracking from the Barzilai–Borwein step of the last two iterates
+    (``Armijo(guess="growth")``: twice the last accepted step) until the
+    monotone Armijo condition f(x_{k+1}) ≤ f(x_k) − c α_k ‖grad f(x_k)‖².
     Globally convergent to critical points (Absil, Mahony & Sepulchre 2008,
     Thm 4.3.1).
 ``"bb"`` / ``NonmonotoneBB()``
