@@ -27,9 +27,10 @@ The result has ``x`` of shape (k, n, p), and ``fun``, ``grad_norm``, ``nit``,
 shape (iterations + 1, k), and a frozen problem repeats its last values.
 
 Batched methods: :class:`~orthopt.optim.rgd.RiemannianGradientDescent` (any of
-its step rules) and :class:`~orthopt.optim.cg.RiemannianConjugateGradient`
-(every β, strong-Wolfe or Armijo search) — ``minimize``'s "rgd", "rgd-bb"
-and "cg". Other solvers raise NotImplementedError.
+its step rules), :class:`~orthopt.optim.cg.RiemannianConjugateGradient`
+(every β, strong-Wolfe or Armijo search) and
+:class:`~orthopt.optim.lbfgs.RiemannianLBFGS` — ``minimize``'s "rgd",
+"rgd-bb", "cg" and "lbfgs". Other solvers raise NotImplementedError.
 """
 
 from __future__ import annotations
@@ -54,20 +55,25 @@ from .step_size import rounding_level
 __all__ = ["run_batched", "check_batch_start", "BATCHED_METHODS", "take_rows", "put_rows"]
 
 #: minimize's method names that accept batched=True
-BATCHED_METHODS = ("rgd", "rgd-bb", "cg")
+BATCHED_METHODS = ("rgd", "rgd-bb", "cg", "lbfgs")
 
 
 def _batched_method(solver):
+    from .batch_lbfgs import BatchedLBFGS
     from .cg import RiemannianConjugateGradient
+    from .lbfgs import RiemannianLBFGS
     from .rgd import RiemannianGradientDescent
 
+    if isinstance(solver, RiemannianLBFGS):
+        return BatchedLBFGS
     if isinstance(solver, RiemannianConjugateGradient):
         return BatchedConjugateGradient
     if isinstance(solver, RiemannianGradientDescent):
         return BatchedGradientDescent
     raise NotImplementedError(
         f"{type(solver).__name__} does not run batches of independent problems yet; the "
-        f"batched solvers are RiemannianGradientDescent and RiemannianConjugateGradient "
+        f"batched solvers are RiemannianGradientDescent, RiemannianConjugateGradient and "
+        f"RiemannianLBFGS "
         f"(minimize methods {', '.join(repr(m) for m in BATCHED_METHODS)} with batched=True). "
         f"Use one of them, or loop over the problems"
     )
