@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..backend import finfo_eps, get_namespace
+from ..backend import device_of, finfo_eps, get_namespace
 from .batch_line_search import SearchMemory, batch_inner, column, search
 from .batch_problem import _mask_for
 from .batch_solvers import BatchStep
@@ -37,7 +37,7 @@ class LBFGSBatchState:
 
 def _inner_slots(manifold, x, u, v):
     """⟨u_{j,i}, v_{j,i}⟩ for every problem j and slot i: host array (k, m)."""
-    return batch_inner(manifold, x[:, None], u, v)
+    return batch_inner(manifold, x[:, None, ...], u, v)
 
 
 class BatchedLBFGS:
@@ -48,7 +48,7 @@ class BatchedLBFGS:
         x = current.x
         xp = get_namespace(x)
         k, m = x.shape[0], solver.memory
-        zeros = xp.zeros((k, m) + tuple(x.shape[1:]), dtype=x.dtype)
+        zeros = xp.zeros((k, m) + tuple(x.shape[1:]), dtype=x.dtype, device=device_of(x))
         return LBFGSBatchState(SearchMemory.start(x), SearchMemory.start(x), zeros, zeros * 1,
                                np.zeros((k, m)), np.zeros(k, dtype=np.int64),
                                np.zeros(k, dtype=np.int64))
@@ -117,20 +117,20 @@ def _direction(manifold, x, grad, grad_norm, state):
     for i in reversed(range(m)):
         if not state.pairs.any():
             break
-        alpha = state.rho[:, i] * batch_inner(manifold, x, state.s[:, i], q)
-        q = q - column(alpha, x) * state.y[:, i]
+        alpha = state.rho[:, i] * batch_inner(manifold, x, state.s[:, i, ...], q)
+        q = q - column(alpha, x) * state.y[:, i, ...]
         alphas.append(alpha)
     with np.errstate(all="ignore"):
-        y_norm2 = batch_inner(manifold, x, state.y[:, -1], state.y[:, -1])
-        gamma = batch_inner(manifold, x, state.s[:, -1], state.y[:, -1]) / y_norm2
+        y_norm2 = batch_inner(manifold, x, state.y[:, -1, ...], state.y[:, -1, ...])
+        gamma = batch_inner(manifold, x, state.s[:, -1, ...], state.y[:, -1, ...]) / y_norm2
         # transported pairs can lose ⟨s, y⟩ > 0; the stored ρ keep H positive
         fallback = 1.0 / (state.rho[:, -1] * np.maximum(y_norm2, 1e-300))
         gamma = np.where((gamma > 0.0) & np.isfinite(gamma), gamma, fallback)
         gamma = np.where(state.pairs > 0, gamma, 0.0)
     r = column(gamma, x) * q
     for i, alpha in zip(range(m - len(alphas), m), reversed(alphas)):
-        beta = state.rho[:, i] * batch_inner(manifold, x, state.y[:, i], r)
-        r = r + column(alpha - beta, x) * state.s[:, i]
+        beta = state.rho[:, i] * batch_inner(manifold, x, state.y[:, i, ...], r)
+        r = r + column(alpha - beta, x) * state.s[:, i, ...]
     direction = -r
     none = state.pairs == 0
     if none.any():
@@ -145,8 +145,8 @@ def _update(solver, manifold, current, outcome, direction, state, moved):
     step_vector = column(outcome.step[moved], x) * direction[device]
     s = manifold.transport(x, x_new, step_vector)
     y = outcome.point.gradient[device] - manifold.transport(x, x_new, current.gradient[device])
-    stored_s = manifold.transport(x[:, None], x_new[:, None], state.s[device])
-    stored_y = manifold.transport(x[:, None], x_new[:, None], state.y[device])
+    stored_s = manifold.transport(x[:, None, ...], x_new[:, None, ...], state.s[device])
+    stored_y = manifold.transport(x[:, None, ...], x_new[:, None, ...], state.y[device])
     sy = batch_inner(manifold, x_new, s, y)
     s_norm = np.sqrt(np.maximum(batch_inner(manifold, x_new, s, s), 0.0))
     y_norm = np.sqrt(np.maximum(batch_inner(manifold, x_new, y, y), 0.0))
@@ -155,8 +155,8 @@ def _update(solver, manifold, current, outcome, direction, state, moved):
         keep = (sy > eps * s_norm * y_norm) & np.isfinite(sy)
     # the oldest pair leaves, the new one enters slot m − 1 (problems that keep it)
     xp = get_namespace(x_new)
-    shifted_s = xp.concat([stored_s[:, 1:], s[:, None]], axis=1)
-    shifted_y = xp.concat([stored_y[:, 1:], y[:, None]], axis=1)
+    shifted_s = xp.concat([stored_s[:, 1:, ...], s[:, None, ...]], axis=1)
+    shifted_y = xp.concat([stored_y[:, 1:, ...], y[:, None, ...]], axis=1)
     keep_device = _mask_for(x_new, keep)
     keep_column = xp.reshape(keep_device, (-1, 1, 1, 1))
     state.s[device] = xp.where(keep_column, shifted_s, stored_s)
