@@ -51,6 +51,8 @@ CASES = [
     ("cg", {"step_size": "armijo"}),
     ("lbfgs", {}),
     ("lbfgs", {"memory": 2}),
+    ("trust-regions", {}),
+    ("trust-regions", {"max_inner_iterations": 2, "initial_radius": 0.05}),
 ]
 
 
@@ -190,14 +192,14 @@ def test_mixed_shapes_and_misaligned_data_are_refused(data):
 
 def test_methods_without_a_batched_form_say_which_have_one(data):
     a, x0 = data
-    with pytest.raises(NotImplementedError, match=r"'rgd', 'rgd-bb', 'cg', 'lbfgs'"):
+    with pytest.raises(NotImplementedError, match=r"'rgd', 'rgd-bb', 'cg', 'lbfgs', 'trust-regions'"):
         minimize(brockett_cost, x0, method="givens", manifold=Stiefel(N, P), batched=True,
                  args=(a,))
 
 
 # -- another array library ------------------------------------------------------------------
 
-@pytest.mark.parametrize("method", ["rgd", "rgd-bb", "cg", "lbfgs"])
+@pytest.mark.parametrize("method", ["rgd", "rgd-bb", "cg", "lbfgs", "trust-regions"])
 @pytest.mark.parametrize("device", [None, "device1"])
 def test_array_api_strict_batches_match_numpy(data, method, device):
     xs = pytest.importorskip("array_api_strict")

@@ -158,6 +158,7 @@ class BatchEvaluator:
         (k,) = problem.batch_shape
         self.nfev = np.zeros(k, dtype=np.int64)
         self.ngev = np.zeros(k, dtype=np.int64)
+        self.nhev = np.zeros(k, dtype=np.int64)
 
     def evaluate(self, x, problems):
         """Cost, gradients and gradient norms of the problems ``problems`` at x.
@@ -187,6 +188,67 @@ class BatchEvaluator:
         grad = manifold.euclidean_to_riemannian_gradient(x, egrad)
         grad_norm = to_numpy(manifold.batch_norm(x, grad)).astype(np.float64)
         return BatchPoint(x, cost, egrad, grad, grad_norm)
+
+
+    def hess(self, point, v, problems):
+        """Hess f_i(x_i)[v_i] for the points of ``point`` (a BatchPoint), tangent at x_i.
+
+        The Euclidean Hessian-vector product comes from ``euclidean_hessian``
+        when given, else from autograd (a cost without a hand gradient: the
+        gradient of Σ_i ⟨∇f_i(x_i), v_i⟩), else from the central difference
+        of the gradient with t_i = eps^{1/3}/‖v_i‖ per problem, as
+        :meth:`Problem.euclidean_hessian` does for one problem.
+        """
+        problem = self.problem
+        x = point.x
+        args = select_args(problem.args, self._mask(problems))
+        self.nhev[problems] += 1
+        if problem._euclidean_hessian is not None:
+            h = problem._euclidean_hessian(x, v, *args)
+        elif not problem.has_gradient:
+            h = _autograd_hessian(problem, x, v, args)
+        else:
+            h = self._finite_difference(x, v, args, problems)
+        _check_gradients(h, x)
+        return problem.manifold.euclidean_to_riemannian_hessian(
+            x, point.euclidean_gradient, h, v)
+
+    def _mask(self, problems):
+        k = self.problem.batch_shape[0]
+        if len(problems) == k:
+            return None
+        mask = np.zeros(k, dtype=bool)
+        mask[problems] = True
+        return mask
+
+    def _finite_difference(self, x, v, args, problems):
+        from ..backend import finfo_eps
+        from .batch_line_search import column
+
+        xp = get_namespace(x)
+        norms = to_numpy(xp.sqrt(xp.sum(xp.abs(v) ** 2, axis=(-2, -1)))).astype(np.float64)
+        with np.errstate(divide="ignore"):
+            t = np.where(norms > 0, finfo_eps(xp, x.dtype) ** (1.0 / 3.0) / norms, 0.0)
+        step = column(t, x)
+        self.ngev[problems] += 2
+        plus = _cost_and_gradient(self.problem, x + step * v, args)[1]
+        minus = _cost_and_gradient(self.problem, x - step * v, args)[1]
+        return (plus - minus) / column(np.where(t > 0, 2.0 * t, 1.0), x)
+
+
+def _autograd_hessian(problem, x, v, args):
+    """Σ_i ∇²f_i(x_i)[v_i] by reverse-over-reverse autograd (see Problem._autograd_hessian_vector_product)."""
+    import autograd
+    import autograd.numpy as anp
+
+    def total(y):
+        return anp.sum(problem._cost(y, *args))
+
+    gradient = autograd.grad(total)
+    h = np.asarray(autograd.grad(lambda y: anp.real(anp.sum(gradient(y) * v)))(x))
+    if np.iscomplexobj(h):
+        h = np.conj(h)
+    return h.astype(x.dtype, copy=False)
 
 
 def _cost_and_gradient(problem, x, args):

@@ -36,13 +36,17 @@ class BatchStep:
         None, or why problem i cannot go on ("line_search_failed",
         "precision_limit", "nonfinite").
     predicted_decrease : numpy.ndarray, shape (m,)
-        −t_i φ_i'(0).
+        −t_i φ_i'(0) (the model decrease for trust regions).
+    accepted : numpy.ndarray of bool, shape (m,), optional
+        False for a step the method declined (a trust-region step with poor
+        agreement): the iterate stays and no step criterion fires. None: all.
     """
 
     point: object
     step_size: np.ndarray
     status: np.ndarray
     predicted_decrease: np.ndarray
+    accepted: np.ndarray = None
 
     @classmethod
     def from_search(cls, outcome, direction_norm, slope):
@@ -60,7 +64,7 @@ class BatchedGradientDescent:
     """:class:`~orthopt.optim.rgd.RiemannianGradientDescent` for a batch."""
 
     @staticmethod
-    def start(solver, current):
+    def start(solver, current, manifold):
         return GradientDescentBatchState(SearchMemory.start(current.x))
 
     @staticmethod
@@ -97,7 +101,7 @@ class BatchedConjugateGradient:
     """:class:`~orthopt.optim.cg.RiemannianConjugateGradient` for a batch."""
 
     @staticmethod
-    def start(solver, current):
+    def start(solver, current, manifold):
         x = current.x
         k = x.shape[0]
         zeros = current.gradient * 0

@@ -29,8 +29,10 @@ shape (iterations + 1, k), and a frozen problem repeats its last values.
 Batched methods: :class:`~orthopt.optim.rgd.RiemannianGradientDescent` (any of
 its step rules), :class:`~orthopt.optim.cg.RiemannianConjugateGradient`
 (every β, strong-Wolfe or Armijo search) and
-:class:`~orthopt.optim.lbfgs.RiemannianLBFGS` — ``minimize``'s "rgd",
-"rgd-bb", "cg" and "lbfgs". Other solvers raise NotImplementedError.
+:class:`~orthopt.optim.lbfgs.RiemannianLBFGS` and
+:class:`~orthopt.optim.trust_regions.RiemannianTrustRegions` — ``minimize``'s
+"rgd", "rgd-bb", "cg", "lbfgs" and "trust-regions". Givens coordinate
+descent and projUNN raise NotImplementedError.
 """
 
 from __future__ import annotations
@@ -55,25 +57,29 @@ from .step_size import rounding_level
 __all__ = ["run_batched", "check_batch_start", "BATCHED_METHODS", "take_rows", "put_rows"]
 
 #: minimize's method names that accept batched=True
-BATCHED_METHODS = ("rgd", "rgd-bb", "cg", "lbfgs")
+BATCHED_METHODS = ("rgd", "rgd-bb", "cg", "lbfgs", "trust-regions")
 
 
 def _batched_method(solver):
     from .batch_lbfgs import BatchedLBFGS
     from .cg import RiemannianConjugateGradient
     from .lbfgs import RiemannianLBFGS
+    from .batch_trust_regions import BatchedTrustRegions
     from .rgd import RiemannianGradientDescent
+    from .trust_regions import RiemannianTrustRegions
 
     if isinstance(solver, RiemannianLBFGS):
         return BatchedLBFGS
+    if isinstance(solver, RiemannianTrustRegions):
+        return BatchedTrustRegions
     if isinstance(solver, RiemannianConjugateGradient):
         return BatchedConjugateGradient
     if isinstance(solver, RiemannianGradientDescent):
         return BatchedGradientDescent
     raise NotImplementedError(
         f"{type(solver).__name__} does not run batches of independent problems yet; the "
-        f"batched solvers are RiemannianGradientDescent, RiemannianConjugateGradient and "
-        f"RiemannianLBFGS "
+        f"batched solvers are RiemannianGradientDescent, RiemannianConjugateGradient, "
+        f"RiemannianLBFGS and RiemannianTrustRegions "
         f"(minimize methods {', '.join(repr(m) for m in BATCHED_METHODS)} with batched=True). "
         f"Use one of them, or loop over the problems"
     )
@@ -203,7 +209,7 @@ def run_batched(solver, problem, x0, callback, rng):
     status = np.full(k, None, dtype=object)
     fired = np.full(k, None, dtype=object)
     status[~(np.isfinite(current.cost) & np.isfinite(current.grad_norm))] = "nonfinite"
-    state = method.start(solver, current)
+    state = method.start(solver, current, manifold)
     small_steps, floor_grad_norm = np.zeros(k, dtype=np.int64), np.full(k, np.inf)
     history = [(current.cost.copy(), current.grad_norm.copy(), np.zeros(k),
                 time.perf_counter() - start_time)]
@@ -232,8 +238,10 @@ def run_batched(solver, problem, x0, callback, rng):
                 gradient_fell = _gradient_fell(progress, problems[failed], eps)
                 reasons[(reasons == "precision_limit") & ~gradient_fell] = "line_search_failed"
                 status[problems[failed]] = reasons
-            moved = ~failed
-            progress.iteration[problems[moved]] += 1
+            progress.iteration[problems[~failed]] += 1
+            moved = ~failed if step.accepted is None else ~failed & step.accepted
+            # a declined step (trust regions) leaves x and is never "a short step"
+            progress.step_size[problems[~failed & ~moved]] = np.nan
             new = guard.repair(evaluator, step.point.take(moved), problems[moved])
             finite = np.isfinite(new.cost) & np.isfinite(new.grad_norm)
             status[problems[moved][~finite]] = "nonfinite"
@@ -308,7 +316,7 @@ def _result(problem, evaluator, guard, current, progress, status, fired, history
     return OptimizeResult(
         x=current.x, fun=current.cost, grad_norm=current.grad_norm,
         nit=progress.iteration, nfev=evaluator.nfev, ngev=evaluator.ngev,
-        nhev=np.zeros(k, dtype=np.int64), time=time.perf_counter() - start_time,
+        nhev=evaluator.nhev, time=time.perf_counter() - start_time,
         status=status, message=message, success=success, stopping=fired,
         history={"cost": costs, "grad_norm": grad_norms, "step_size": steps,
                  "time": times},
