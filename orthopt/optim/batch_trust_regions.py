@@ -77,8 +77,7 @@ def batch_truncated_conjugate_gradient(evaluator, current, problems, radius, the
         if not running.any():
             break
         rows = np.flatnonzero(running)
-        device = _mask_for(x, running)
-        xs, ds = x[device], delta[device]
+        xs, ds = _rows(x, running), _rows(delta, running)
         hess_delta = evaluator.hess(current.take(running), ds, problems[rows])
         iterations[rows] = j
         with np.errstate(all="ignore"):
@@ -89,9 +88,10 @@ def batch_truncated_conjugate_gradient(evaluator, current, problems, radius, the
             tau = (-e_pd[rows] + np.sqrt(np.maximum(
                 e_pd[rows] ** 2 + d_pd[rows] * (radius[rows] ** 2 - e_pe[rows]), 0.0))) / d_pd[rows]
         step = np.where(boundary, tau, alpha)
-        new_eta = eta[device] + column(step, xs) * ds
-        new_hess_eta = hess_eta[device] + column(step, xs) * hess_delta
-        new_model = inner(new_eta, grad[device], xs) + 0.5 * inner(new_eta, new_hess_eta, xs)
+        new_eta = _rows(eta, running) + column(step, xs) * ds
+        new_hess_eta = _rows(hess_eta, running) + column(step, xs) * hess_delta
+        new_model = inner(new_eta, _rows(grad, running), xs) + 0.5 * inner(new_eta, new_hess_eta,
+                                                                           xs)
         increased = ~boundary & (new_model >= model[rows])
         take = ~increased
         stop[rows[boundary]] = np.where(d_hd[boundary] > 0.0, EXCEEDED_RADIUS, NEGATIVE_CURVATURE)
@@ -100,9 +100,8 @@ def batch_truncated_conjugate_gradient(evaluator, current, problems, radius, the
         took = np.zeros(m, dtype=bool)
         took[rows[take]] = True
         if took.any():
-            device_took = _mask_for(x, took)
-            eta[device_took] = new_eta[_mask_for(xs, take)]
-            hess_eta[device_took] = new_hess_eta[_mask_for(xs, take)]
+            eta = _set(eta, took, _rows(new_eta, take))
+            hess_eta = _set(hess_eta, took, _rows(new_hess_eta, take))
         interior = take & ~boundary
         inside = rows[interior]
         model[inside], e_pe[inside] = new_model[interior], e_pe_new[interior]
@@ -110,11 +109,9 @@ def batch_truncated_conjugate_gradient(evaluator, current, problems, radius, the
         if not interior.any():
             continue
         # interior CG step: the residual, then the next direction
-        device_in = _mask_for(x, running)
-        sub_in = _mask_for(xs, interior)
-        x_in = x[device_in]
-        r_in = r[device_in] + column(alpha[interior], x_in) * hess_delta[sub_in]
-        r[device_in] = r_in
+        x_in = _rows(x, running)
+        r_in = _rows(r, running) + column(alpha[interior], x_in) * _rows(hess_delta, interior)
+        r = _set(r, running, r_in)
         norm_r = np.sqrt(np.maximum(inner(r_in, r_in, x_in), 0.0))
         reached = (j >= min_iterations) & (norm_r <= target[inside])
         stop[inside[reached]] = np.where(kappa < norm_r0[inside[reached]] ** theta,
@@ -124,13 +121,27 @@ def batch_truncated_conjugate_gradient(evaluator, current, problems, radius, the
         z_r_new = inner(z_in, r_in, x_in)
         beta = z_r_new / z_r_old
         # re-tangentialize: the recurrences drift out of T_x by rounding
-        delta[device_in] = manifold.projection(x_in, column(beta, x_in) * delta[device_in] - z_in)
+        delta = _set(delta, running, manifold.projection(
+            x_in, column(beta, x_in) * _rows(delta, running) - z_in))
         e_pd[inside] = beta * (e_pd[inside] + alpha[interior] * d_pd[inside])
         d_pd[inside] = z_r_new + beta * beta * d_pd[inside]
         z_r[inside] = z_r_new
         running[inside[reached]] = False
     decrease = -(inner(grad, eta) + 0.5 * inner(eta, hess_eta))
     return eta, hess_eta, iterations, stop, decrease
+
+
+def _rows(a, mask):
+    """The rows of ``a`` selected by a host mask (``a`` itself when all are)."""
+    return a if mask.all() else a[_mask_for(a, mask)]
+
+
+def _set(a, mask, values):
+    """``a`` with the rows ``mask`` replaced by ``values`` (``values`` when all are)."""
+    if mask.all():
+        return values
+    a[_mask_for(a, mask)] = values
+    return a
 
 
 class BatchedTrustRegions:
