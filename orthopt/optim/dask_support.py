@@ -42,12 +42,13 @@ def is_dask_array(x):
     return type(x).__module__.startswith("dask.") and hasattr(x, "chunks")
 
 
-def minimize_dask(cost, x0, method, jac=None, manifold=None, options=None, rng=None, args=()):
+def minimize_dask(cost, x0, method, jac=None, manifold=None, options=None, rng=None, args=(),
+                  hess=None):
     """``minimize(cost, x0, batched=True)`` for a dask x0: one batched run per chunk.
 
     Parameters
     ----------
-    cost, method, jac, manifold, options, args
+    cost, method, jac, manifold, options, args, hess
         As for :func:`orthopt.minimize` with ``batched=True``; ``cost`` and
         ``jac`` are shipped to the workers (they must be picklable for a
         distributed scheduler: module-level functions, not lambdas in a
@@ -83,7 +84,7 @@ def minimize_dask(cost, x0, method, jac=None, manifold=None, options=None, rng=N
         from .minimize import minimize
 
         res = minimize(cost, block, method=method, jac=jac, manifold=manifold,
-                       options=options, rng=seed, args=tuple(blocks), batched=True)
+                       options=options, rng=seed, args=tuple(blocks), batched=True, hess=hess)
         codes = np.searchsorted(STATUS_NAMES, res.status)
         fields = np.stack([res.fun, res.grad_norm, res.nit, res.nfev, codes, res.success],
                           axis=-1)

@@ -79,7 +79,7 @@ BATCHED_DEFAULT_METHOD = "rgd-bb"
 
 
 def minimize(cost, x0, method=None, jac=None, manifold=None, options=None, callback=None,
-             rng=None, args=(), batched=False):
+             rng=None, args=(), batched=False, hess=None):
     """Minimize ``cost`` over a manifold of matrices with orthonormal columns.
 
     Parameters
@@ -130,6 +130,10 @@ def minimize(cost, x0, method=None, jac=None, manifold=None, options=None, callb
         Seed of the randomized methods ("givens" draws random pairs,
         "projunn-d"/"projunn-t" draw random sketches); the same seed gives
         the same run.
+    hess : callable, optional
+        ``hess(x, v, *args)``, the Euclidean Hessian-vector product ∇²f(x)[v]
+        (SciPy's ``hessp``), for "trust-regions". Default: autograd's (no
+        ``jac``) or a finite difference of the gradient.
     args : tuple, optional
         Extra arguments of ``cost`` (and ``jac``): ``cost(x, *args)``, as in SciPy.
     batched : bool, default False
@@ -177,7 +181,7 @@ def minimize(cost, x0, method=None, jac=None, manifold=None, options=None, callb
 
         if is_dask_array(x0):
             return minimize_dask(cost, x0, method=method, jac=jac, manifold=manifold,
-                                 options=options, rng=rng, args=args)
+                                 options=options, rng=rng, args=args, hess=hess)
         if isinstance(x0, (list, tuple)):
             from .batched import check_batch_start
 
@@ -196,6 +200,10 @@ def minimize(cost, x0, method=None, jac=None, manifold=None, options=None, callb
         manifold = infer_manifold(x0[0] if batched else x0)
     elif not isinstance(manifold, Manifold):
         raise TypeError(f"manifold must be an orthopt manifold, got {type(manifold).__name__}")
+    if hess is not None:
+        if not callable(hess):
+            raise TypeError(f"hess must be a callable hess(x, v), got {type(hess).__name__}")
+        batch = dict(batch, euclidean_hessian=hess)
     if jac is True:
         problem = Problem(manifold, None, cost_and_gradient=cost, **batch)
     elif jac is None or jac is False:
