@@ -251,3 +251,23 @@ def test_check_gradient_gives_per_problem_verdicts(data):
     check = check_gradient(Problem(Stiefel(N, P), brockett_cost, batch_shape=(K,), args=(a,)),
                            rng=1)
     assert check.passed.all()
+
+
+def test_default_method_and_hand_hessian(data):
+    """minimize's default (trust regions) runs batches; hess= gives exact Hessian products."""
+    a, x0 = data
+
+    def hessian(x, v, m):
+        return 2.0 * anp.matmul(m, v) * np.array([2.0, 1.0])
+
+    eigenvalues = np.linalg.eigvalsh(a)
+    optimum = 2 * eigenvalues[:, 0] + eigenvalues[:, 1]
+    res = minimize(brockett_cost, x0, jac=brockett_gradient, hess=hessian,
+                   manifold=Stiefel(N, P), batched=True, args=(a,),
+                   options={"gradient_tolerance": 1e-9})
+    np.testing.assert_allclose(res.fun, optimum, rtol=1e4 * EPS * N)
+    assert res.success.all() and (res.nhev > 0).all()
+    # the same runs as with autograd's Hessian-vector products, to rounding
+    auto = minimize(brockett_cost, x0, manifold=Stiefel(N, P), batched=True, args=(a,),
+                    options={"gradient_tolerance": 1e-9})
+    np.testing.assert_array_equal(auto.nit, res.nit)

@@ -73,10 +73,6 @@ def infer_manifold(x, retraction=None):
 #: (benchmarks/results/defaults.json, solvers.json)
 DEFAULT_METHOD = "trust-regions"
 
-#: the method of ``minimize(cost, x0, batched=True)``: Barzilai–Borwein steps solved the
-#: batches of benchmarks/batches.py in the least time (benchmarks/results/batches.json)
-BATCHED_DEFAULT_METHOD = "rgd-bb"
-
 
 def minimize(cost, x0, method=None, jac=None, manifold=None, options=None, callback=None,
              rng=None, args=(), batched=False, hess=None):
@@ -143,11 +139,12 @@ def minimize(cost, x0, method=None, jac=None, manifold=None, options=None, callb
         matrix per problem. Every problem gets its own step sizes and stopping
         (:mod:`orthopt.optim.batched`); ``res.fun``, ``res.grad_norm``,
         ``res.nit``, ``res.status``, ``res.success`` have shape (k,). Methods:
-        "rgd", "rgd-bb" (the default with ``batched=True``), "cg". A dask array x0 chunked along the batch axis is
-        solved chunk by chunk on the active dask scheduler and the result's
-        arrays are dask arrays (:mod:`orthopt.optim.dask_support`). Without
-        ``batched``, a stack with a scalar cost is one problem on ℳᵏ (the
-        summed batch).
+        "trust-regions", "lbfgs", "cg", "rgd", "rgd-bb"; Givens coordinate
+        descent and projUNN raise NotImplementedError. A dask array x0 chunked
+        along the batch axis is solved chunk by chunk on the active dask
+        scheduler and the result's arrays are dask arrays
+        (:mod:`orthopt.optim.dask_support`). Without ``batched``, a stack with
+        a scalar cost is one problem on ℳᵏ (the summed batch).
 
     Notes
     -----
@@ -170,8 +167,7 @@ def minimize(cost, x0, method=None, jac=None, manifold=None, options=None, callb
     3.0
     """
     if method is None:
-        # trust regions has no batched form yet: batches default to the fastest batched method
-        method = BATCHED_DEFAULT_METHOD if batched else DEFAULT_METHOD
+        method = DEFAULT_METHOD
     if method not in METHODS:
         raise ValueError(
             f"unknown method {method!r}; valid: {', '.join(repr(m) for m in sorted(METHODS))}"
