@@ -190,8 +190,8 @@ class BatchEvaluator:
         return BatchPoint(x, cost, egrad, grad, grad_norm)
 
 
-    def hess(self, point, v, problems):
-        """Hess f_i(x_i)[v_i] for the points of ``point`` (a BatchPoint), tangent at x_i.
+    def hess(self, x, euclidean_gradient, v, problems):
+        """Hess f_i(x_i)[v_i] at the points x (m, n, p) with gradients ∇f_i(x_i), tangent at x_i.
 
         The Euclidean Hessian-vector product comes from ``euclidean_hessian``
         when given, else from autograd (a cost without a hand gradient: the
@@ -200,7 +200,6 @@ class BatchEvaluator:
         :meth:`Problem.euclidean_hessian` does for one problem.
         """
         problem = self.problem
-        x = point.x
         args = select_args(problem.args, self._mask(problems))
         self.nhev[problems] += 1
         if problem._euclidean_hessian is not None:
@@ -210,8 +209,7 @@ class BatchEvaluator:
         else:
             h = self._finite_difference(x, v, args, problems)
         _check_gradients(h, x)
-        return problem.manifold.euclidean_to_riemannian_hessian(
-            x, point.euclidean_gradient, h, v)
+        return problem.manifold.euclidean_to_riemannian_hessian(x, euclidean_gradient, h, v)
 
     def _mask(self, problems):
         k = self.problem.batch_shape[0]

@@ -78,7 +78,8 @@ def batch_truncated_conjugate_gradient(evaluator, current, problems, radius, the
             break
         rows = np.flatnonzero(running)
         xs, ds = _rows(x, running), _rows(delta, running)
-        hess_delta = evaluator.hess(current.take(running), ds, problems[rows])
+        hess_delta = evaluator.hess(xs, _rows(current.euclidean_gradient, running), ds,
+                                    problems[rows])
         iterations[rows] = j
         with np.errstate(all="ignore"):
             d_hd = inner(ds, hess_delta, xs)
