@@ -164,7 +164,8 @@ plane_y = np.array([[1.0, 0.0], [0.0, np.cos(tilt)], [0.0, np.sin(tilt)]]) @ np.
     [[np.cos(0.4), -np.sin(0.4)], [np.sin(0.4), np.cos(0.4)]])  # another basis, tilted plane
 left, cosines, right_t = np.linalg.svd(plane_x.T @ plane_y)
 angles = np.arccos(np.clip(cosines, -1.0, 1.0))  # ascending: cosines come descending
-print(f"principal angles {np.round(angles, 6)}, dist = {float(grassmann.dist(plane_x, plane_y)):.6f}"
+distance = float(grassmann.dist(plane_x, plane_y))
+print(f"principal angles {np.round(angles, 6)}, dist = {distance:.6f}"
       f" = ‖θ‖ = {np.linalg.norm(angles):.6f}")
 # the basis does not matter: rotate the basis of Y within its plane, same distance
 print(f"same subspace, other basis: dist = "

@@ -192,7 +192,8 @@ def test_mixed_shapes_and_misaligned_data_are_refused(data):
 
 def test_methods_without_a_batched_form_say_which_have_one(data):
     a, x0 = data
-    with pytest.raises(NotImplementedError, match=r"'rgd', 'rgd-bb', 'cg', 'lbfgs', 'trust-regions'"):
+    with pytest.raises(NotImplementedError,
+                       match=r"'rgd', 'rgd-bb', 'cg', 'lbfgs', 'trust-regions'"):
         minimize(brockett_cost, x0, method="givens", manifold=Stiefel(N, P), batched=True,
                  args=(a,))
 

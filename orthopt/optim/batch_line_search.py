@@ -189,7 +189,7 @@ def _first_step(rule_initial, direction_norm):
 
 
 def barzilai_borwein(manifold, memory, current):
-    """BB1 (odd searches) / BB2 (even) per problem; NaN where undefined (see ``_barzilai_borwein``)."""
+    """BB1 (odd searches) / BB2 (even) per problem, NaN where undefined (``_barzilai_borwein``)."""
     x, gradient = current.x, current.gradient
     s = x - memory.previous_x
     y = gradient - memory.previous_gradient

@@ -235,7 +235,10 @@ class BatchEvaluator:
 
 
 def _autograd_hessian(problem, x, v, args):
-    """Σ_i ∇²f_i(x_i)[v_i] by reverse-over-reverse autograd (see Problem._autograd_hessian_vector_product)."""
+    """Σ_i ∇²f_i(x_i)[v_i] by reverse-over-reverse autograd.
+
+    As ``Problem._autograd_hessian_vector_product``, on Σ_i f_i.
+    """
     import autograd
     import autograd.numpy as anp
 

@@ -192,8 +192,8 @@ class BatchedTrustRegions:
         collapsed = rejected & (radius_before <= np.sqrt(eps) * state.max_radius)
         # a collapsed region: the model does not describe the cost unless the decrease
         # it predicts is below the rounding of f (see RiemannianTrustRegions._iterate)
-        status[collapsed] = np.where(decrease[collapsed] <= rounding_level(f[collapsed], eps, 100.0),
-                                     "precision_limit", "trust_region_collapsed")
+        resolved = decrease[collapsed] > rounding_level(f[collapsed], eps, 100.0)
+        status[collapsed] = np.where(resolved, "trust_region_collapsed", "precision_limit")
         moves = accepted & ~limit
         point = current.copy()
         point.put(moves, proposal.take(moves))
