@@ -272,3 +272,10 @@ def test_default_method_and_hand_hessian(data):
     auto = minimize(brockett_cost, x0, manifold=Stiefel(N, P), batched=True, args=(a,),
                     options={"gradient_tolerance": 1e-9})
     np.testing.assert_array_equal(auto.nit, res.nit)
+
+
+def test_single_problem_tools_refuse_a_batch_with_advice(data):
+    a, x0 = data
+    problem = Problem(Stiefel(N, P), brockett_cost, batch_shape=(K,), args=(a,))
+    with pytest.raises(TypeError, match=r"batch of 5 independent problems.*solver.run"):
+        problem.at(x0)

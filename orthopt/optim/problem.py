@@ -107,6 +107,12 @@ class Problem:
 
     def at(self, x):
         """The :class:`Evaluation` of this problem at x: cost, gradients and Hessian on demand."""
+        if self.batch_shape:
+            raise TypeError(
+                f"this Problem is a batch of {self.batch_shape[0]} independent problems "
+                f"(batch_shape={self.batch_shape}): its costs have shape {self.batch_shape} and "
+                f"it is evaluated by the solvers' batched loop (solver.run(problem, x0)) and by "
+                f"orthopt.check_gradient; for one scalar cost of the stack leave out batch_shape")
         return Evaluation(self, x)
 
     @property
