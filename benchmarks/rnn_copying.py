@@ -118,7 +118,7 @@ def main(argv=None):
             out = os.path.join(args.log_dir, label) if args.log_dir else None
             trainer = Trainer(config, out=out, progress=False)
             start = time.perf_counter()
-            result = trainer.run()
+            result = trainer.run(overwrite=True)  # a rerun replaces its own log directory
             seconds = time.perf_counter() - start
         history = result["history"]
         baseline = result["baseline"]

@@ -227,7 +227,7 @@ def test_estimator_option_errors(pitprops):
         SparsePCA(R, max_nonzero=20, refit=False).fit(pitprops, covariance=True)
     with pytest.raises(ValueError, match="only solves the total-variance problem"):
         SparsePCA(R, method="givens", variance="adjusted").fit(pitprops, covariance=True)
-    with pytest.raises(ValueError, match="variance must be one of"):
+    with pytest.raises(ValueError, match="'variance' parameter of SparsePCA must be a str among"):
         SparsePCA(R, variance="explained").fit(pitprops, covariance=True)
 
 

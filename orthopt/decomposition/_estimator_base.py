@@ -1,7 +1,8 @@
-"""scikit-learn conventions without importing scikit-learn.
+"""scikit-learn conventions without importing scikit-learn at import time.
 
-scikit-learn is a test dependency of orthopt, not a runtime one, so the
-estimator cannot inherit from ``sklearn.base.BaseEstimator``. This module
+``import orthopt`` does not import scikit-learn (it is slow to import, and only
+``SparsePCA.fit`` needs it, for parameter validation and ConvergenceWarning),
+so the estimator does not inherit from ``sklearn.base.BaseEstimator``. This module
 reimplements the parts of the convention that ``clone``, grid search,
 pipelines and ``check_estimator`` rely on:
 

@@ -134,11 +134,24 @@ selected support).
 
 from __future__ import annotations
 
+import math
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+
 from ..backend import device_of, get_namespace, to_float
 from ._estimator_base import EstimatorBase
 from .covariance import check_data, covariance_from_data, data_operator, is_dask_array, is_sparse
 from .metrics import adjusted_variance, sparsity
-from .problem import as_operator, captured_variance, check_alpha, check_variance, initial_point
+from .problem import (
+    CovarianceOperator,
+    as_operator,
+    captured_variance,
+    check_alpha,
+    check_variance,
+    initial_point,
+)
 from .refit import prune_to_budget, refit_on_support
 
 __all__ = ["SparsePCA", "solve_sparse_pca", "MAX_DENSE_FEATURES", "METHODS"]
@@ -203,8 +216,9 @@ class SparsePCA(EstimatorBase):
         measure is below tol·2‖A‖₂ (2‖A‖₂ is the Lipschitz constant of the
         gradient, which sets the scale of the measure); the refit when its
         Riemannian gradient norm is.
-    init : {"pca", "random"}, default "pca"
-        Starting loadings: the leading eigenvectors of A, or random.
+    init : {"pca", "random"} or array (n_features, n_components), default "pca"
+        Starting loadings: the leading eigenvectors of A, random, or the given
+        orthonormal columns (e.g. a previous fit's ``components_.T``).
     variance : {"adjusted", "total"} or None, default None
         The variance v(V) of the ℓ1 problem min −v(V) + α‖V‖₁ (module
         docstring): "adjusted" = Σ_j R_jj² with VᵀAV = RᵀR (Zou, Hastie &
@@ -224,7 +238,28 @@ class SparsePCA(EstimatorBase):
     random_state : None, int or numpy.random.Generator
         Seeds ``init="random"`` and the randomized parts of the solvers.
     verbose : bool, default False
+
+    Notes
+    -----
+    Scale: ``fit`` divides A by the power of two nearest to its mean
+    diagonal tr(A)/n (and α by the same factor) before any solver runs, so
+    every solver sees a unit-scaled problem; ``fit(s·X, alpha=α·s²)`` gives the
+    components of ``fit(X, alpha=α)``. Powers of two make the division exact,
+    so data that is already unit-scaled (a correlation matrix) is solved as given.
+
+    A fit whose ℓ1 solver or refit stops before meeting ``tol`` (at
+    ``max_iter``, or at the precision limit: the warning says which) sets
+    ``converged_ = False`` and warns with
+    ``sklearn.exceptions.ConvergenceWarning``; the loadings are the last
+    iterate, orthonormal and usable but not stationary to ``tol``. Raise
+    ``max_iter``, loosen ``tol``, or try another ``method``.
+
+    Parameters are validated by scikit-learn's ``_parameter_constraints``
+    machinery when ``fit`` is called (wrong types and ranges raise
+    ``sklearn.utils._param_validation.InvalidParameterError``, a ValueError).
     """
+
+    _parameter_constraints = None  # built on first use: scikit-learn is imported lazily
 
     def __init__(
         self,
@@ -270,10 +305,10 @@ class SparsePCA(EstimatorBase):
         -------
         self
         """
+        _validate_params(self)
         alpha = check_alpha(self.alpha)
-        if self.method not in METHODS:
-            raise ValueError(f"method must be one of {METHODS}; got {self.method!r}")
         variance = self._resolve_variance()
+        out_dtype = _float_dtype(X)
         if covariance:
             cov = check_data(X, name="the covariance matrix", min_samples=1)
             if is_sparse(cov) or is_dask_array(cov):
@@ -298,22 +333,27 @@ class SparsePCA(EstimatorBase):
         else:
             data = check_data(X, name="X", min_samples=2)
             n = data.shape[1]
-            if n > MAX_DENSE_FEATURES and self.method != "givens":
-                mean = _column_means(data)
-                op = data_operator(data, mean)
-            else:
-                mean, cov = covariance_from_data(data)
-                op = as_operator(cov)
+            # data near the float64 limit overflow when squared: _unit_scaled names it below
+            with np.errstate(over="ignore", invalid="ignore"):
+                if n > MAX_DENSE_FEATURES and self.method != "givens":
+                    mean = _column_means(data)
+                    op = data_operator(data, mean)
+                else:
+                    mean, cov = covariance_from_data(data)
+                    op = as_operator(cov)
         r = self._check_n_components(n)
         max_nonzero = self._check_max_nonzero(r)
         max_iter = int(self.max_iter)
-        if max_iter < 0:
-            raise ValueError(f"max_iter must be >= 0; got {self.max_iter!r}")
         tol = float(self.tol)
-        if not tol >= 0:
-            raise ValueError(f"tol must be >= 0; got {self.tol!r}")
+        if not math.isfinite(tol):
+            raise ValueError(f"tol must be a finite number >= 0; got {self.tol!r}")
+        # every solver sees a unit-scaled problem (see Notes): A/c and α/c with c a power of 2
+        op, unit = _unit_scaled(op)
+        alpha = alpha / unit
         init = self.init
-        if init == "pca" and op.dense is None:
+        if not isinstance(init, str):
+            init = _check_init_array(init, n, r, like=mean)
+        elif init == "pca" and op.dense is None:
             # computes λ_max(A) on the way, sparing a power method over the data
             init = initial_point(op, r, init="pca", rng=0)
         scale = 2.0 * op.norm2(rng=0)
@@ -331,6 +371,7 @@ class SparsePCA(EstimatorBase):
         )
         v = result.x
         converged = bool(result.success)
+        failures = [] if converged else [f"the l1 solver: {result.message}"]
         n_refit = 0
         if self.refit:
             refitted = refit_on_support(
@@ -340,6 +381,8 @@ class SparsePCA(EstimatorBase):
             v = refitted.x
             n_refit = int(refitted.nit)
             converged = converged and bool(refitted.success)
+            if not refitted.success:
+                failures.append(f"the refit on the support: {refitted.message}")
             if max_nonzero is not None:
                 pruned = prune_to_budget(
                     op, v, max_nonzero, variance=variance, tol=tol * max(scale, 1e-300),
@@ -348,26 +391,40 @@ class SparsePCA(EstimatorBase):
                 v = pruned.x
                 n_refit += int(pruned.nit)
                 converged = converged and bool(pruned.success)
+                if not pruned.success:
+                    failures.append(f"the pruning to max_nonzero: {pruned.message}")
         v = _order_and_sign(op, v, by_variance=variance == "total")
-        self.components_ = v.T
-        self.mean_ = mean
+        xp = get_namespace(v)
+        # the problem was solved in units of c (`unit`); report variances in the data's units
+        explained = adjusted_variance(op, v)
+        total = op.trace if op.trace is not None else float("nan")
+        ratio = explained / total if total > 0 else explained * 0.0
+        self.components_ = _as_dtype(v.T, out_dtype)
+        self.mean_ = _as_dtype(mean, out_dtype)
         self.n_components_ = r
         self.n_features_in_ = n
         self.n_iter_ = max(int(result.nit), 1)
         self.n_refit_iter_ = n_refit
         self.variance_ = variance
-        self.explained_variance_ = adjusted_variance(op, v)
-        total = op.trace if op.trace is not None else float("nan")
-        self.explained_variance_ratio_ = self.explained_variance_ / total if total > 0 else (
-            self.explained_variance_ * 0.0
-        )
+        self.explained_variance_ = _as_dtype(explained * unit, out_dtype)
+        self.explained_variance_ratio_ = _as_dtype(ratio, out_dtype)
         self.sparsity_ = sparsity(v)
-        xp = get_namespace(v)
-        self.objective_ = -captured_variance(v, op(v), variance)[0] + alpha * to_float(
-            xp.sum(xp.abs(v))
+        self.objective_ = unit * (
+            -captured_variance(v, op(v), variance)[0] + alpha * to_float(xp.sum(xp.abs(v)))
         )
-        self.stationarity_ = float(result.stationarity)
+        self.stationarity_ = float(result.stationarity) * unit
         self.converged_ = converged
+        if not converged:
+            from sklearn.exceptions import ConvergenceWarning
+
+            warnings.warn(
+                f"SparsePCA(method={self.method!r}) did not converge to tol={tol:g} "
+                f"(relative) within max_iter={max_iter}: {'; '.join(failures)}. The loadings "
+                "are the last iterate (usable, not stationary to tol); raise max_iter, loosen tol "
+                "or try another method.",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
         return self
 
     def _check_max_nonzero(self, r):
@@ -432,13 +489,12 @@ class SparsePCA(EstimatorBase):
             NumPy for NumPy and sparse input, lazy dask array for dask input,
             the input's library otherwise.
         """
+        out_dtype = _float_dtype(X)
         data = self._check_transform_input(X)
         comps = self.components_
         if is_sparse(data):
-            return data @ comps.T - (self.mean_ @ comps.T)[None, :]
-        if is_dask_array(data):
-            return (data - self.mean_) @ comps.T
-        return (data - self.mean_) @ comps.T
+            return _as_dtype(data @ comps.T - (self.mean_ @ comps.T)[None, :], out_dtype)
+        return _as_dtype((data - self.mean_) @ comps.T, out_dtype)
 
     def fit_transform(self, X, y=None):
         """``fit(X)`` then ``transform(X)``."""
@@ -492,3 +548,96 @@ def _order_and_sign(op, v, by_variance=True):
     picked = xp.take_along_axis(v, idx[None, :], axis=0)[0, :]
     signs = xp.where(picked < 0, -xp.ones_like(picked), xp.ones_like(picked))
     return v * signs[None, :]
+
+
+def _validate_params(estimator):
+    """scikit-learn's parameter validation (types and ranges) of the constructor arguments."""
+    from sklearn.utils._param_validation import (
+        Interval,
+        StrOptions,
+        validate_parameter_constraints,
+    )
+
+    cls = type(estimator)
+    if cls._parameter_constraints is None:
+        cls._parameter_constraints = {
+            "n_components": [Interval(Integral, 1, None, closed="left"), None],
+            "alpha": [Interval(Real, 0, None, closed="left")],
+            "method": [StrOptions(set(METHODS))],
+            "max_iter": [Interval(Integral, 0, None, closed="left")],
+            "tol": [Interval(Real, 0, None, closed="left")],
+            "init": [StrOptions({"pca", "random"}), "array-like"],
+            "variance": [StrOptions({"adjusted", "total"}), None],
+            "refit": ["boolean"],
+            "max_nonzero": [Interval(Integral, 1, None, closed="left"), None],
+            "random_state": ["random_state", np.random.Generator],
+            "verbose": ["verbose"],
+        }
+    validate_parameter_constraints(
+        cls._parameter_constraints, estimator.get_params(deep=False), caller_name=cls.__name__
+    )
+
+
+def _float_dtype(x):
+    """float32 for float32 input (as scikit-learn's decompositions keep it), else float64."""
+    dtype = getattr(x, "dtype", None)
+    if dtype is None:
+        return np.float64
+    try:
+        return np.float32 if np.dtype(dtype) == np.float32 else np.float64
+    except TypeError:  # an array-API dtype object NumPy does not know
+        return np.float32 if "float32" in str(dtype) else np.float64
+
+
+def _as_dtype(a, dtype):
+    """``a`` (any array library, or a dask array) in the float dtype ``dtype``."""
+    if is_sparse(a) or is_dask_array(a):
+        return a.astype(dtype)
+    xp = get_namespace(a)
+    target = xp.float32 if dtype == np.float32 else xp.float64
+    return a if a.dtype == target else xp.astype(a, target)
+
+
+def _unit_scaled(op):
+    """(A/c, c): c = 2^k nearest to tr(A)/n, so the returned operator has mean diagonal ≈ 1.
+
+    The solvers' step sizes, Newton tolerances and rounding slacks are tuned to
+    a covariance of unit scale; dividing by a power of two is exact, so
+    ``fit(s·X, α·s²)`` and ``fit(X, α)`` run the same problem up to the rounding of A.
+    """
+    trace = op.trace
+    if trace is None or not math.isfinite(trace):
+        raise ValueError(
+            f"the covariance of X overflows float64 (trace = {trace}); the data are too "
+            "large to square. Divide X by a constant c (e.g. X / abs(X).max()): the "
+            "components do not change, alpha scales by 1/c**2"
+        )
+    if trace <= 0.0:  # constant data: nothing to scale
+        return op, 1.0
+    unit = 2.0 ** round(math.log2(trace / op.n))
+    if unit == 1.0:
+        return op, 1.0
+    if op.dense is not None:
+        return as_operator(op.dense / unit), unit
+    matvec = op.matvec
+    scaled = CovarianceOperator(lambda x: matvec(x) / unit, op.n, trace=trace / unit)
+    return scaled, unit
+
+
+def _check_init_array(init, n, r, like):
+    """An (n_features, n_components) starting point, in the namespace of the data."""
+    x = np.asarray(init) if type(init).__module__.split(".")[0] != "cupy" else init
+    shape = tuple(x.shape)
+    if shape != (n, r):
+        hint = " (pass components_.T, not components_)" if shape == (r, n) else ""
+        raise ValueError(
+            f"init has shape {shape}; expected (n_features, n_components) = ({n}, {r}){hint}"
+        )
+    if isinstance(x, np.ndarray):
+        x = x.astype(np.float64)
+        if not np.all(np.isfinite(x)):
+            raise ValueError("init contains NaN or infinity")
+        xp = get_namespace(like)
+        if type(like).__module__.split(".")[0] != "numpy":
+            x = xp.asarray(x, device=device_of(like))
+    return x

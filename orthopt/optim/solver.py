@@ -56,6 +56,7 @@ import numpy as np
 
 from ..backend import default_rng, finfo_eps, get_namespace, to_float
 from ..manifolds.base import Manifold
+from .._threads import blas_threads
 from .feasibility import FeasibilityGuard
 from .problem import Evaluation, Problem
 from .result import STATUS_MESSAGES, SUCCESS_STATUSES, OptimizeResult, make_history
@@ -71,6 +72,11 @@ _EMBEDDED_INNER_PRODUCT = Manifold.inner_product
 #: "precision_limit" (methods that follow the gradient, such as Barzilai–Borwein
 #: steps, still converge below the cost's resolution: the gradient decides)
 PRECISION_LIMIT_STEPS = 50
+
+
+#: ``blas_threads="auto"`` limits BLAS to one thread for points up to this many entries
+#: (benchmarks/results/solver_threads.json: two threads lost at every measured size)
+AUTO_SINGLE_THREAD_ENTRIES = 250_000
 
 
 def inner_float(manifold, x, u, v):
@@ -179,10 +185,14 @@ class Solver:
         The manifold of :meth:`step` (stochastic updates). :meth:`run` always
         uses ``problem.manifold``. Default: inferred from the first point
         passed to :meth:`step`.
-    blas_threads : int, optional
+    blas_threads : int, "auto" or None, default "auto"
         Limit BLAS to this many threads during :meth:`run` (threadpoolctl, as
-        scikit-learn does inside its estimators). Default None: leave BLAS as
-        it is.
+        scikit-learn does inside its estimators; SciPy's BLAS is loaded first
+        so that it is limited too). "auto": one thread when x has at most
+        250 000 entries (every size we measured there, up to 500×500, ran
+        3–14× slower on two threads than on one, on a 2-core machine:
+        ``benchmarks/solver_threads.py``), otherwise BLAS as it is. None:
+        leave BLAS as it is.
 
     Notes
     -----
@@ -200,7 +210,7 @@ class Solver:
     def __init__(self, stopping=None, *, max_iterations=None, max_time=None,
                  max_evaluations=None, gradient_tolerance=None, relative_gradient_tolerance=None,
                  step_tolerance=None, cost_tolerance=None, verbose=False, manifold=None,
-                 blas_threads=None):
+                 blas_threads="auto"):
         options = {name: value for name, value in (
             ("max_iterations", max_iterations), ("max_time", max_time),
             ("max_evaluations", max_evaluations), ("gradient_tolerance", gradient_tolerance),
@@ -223,9 +233,9 @@ class Solver:
                 f"manifold must be an orthopt manifold (Stiefel, SpecialOrthogonal, "
                 f"Unitary), got {type(manifold).__name__}"
             )
-        if blas_threads is not None and (isinstance(blas_threads, bool) or not isinstance(
+        if blas_threads not in (None, "auto") and (isinstance(blas_threads, bool) or not isinstance(
                 blas_threads, (int, np.integer)) or blas_threads < 1):
-            raise ValueError(f"blas_threads must be a positive integer or None, "
+            raise ValueError(f"blas_threads must be a positive integer, 'auto' or None, "
                              f"got {blas_threads!r}")
         self._stopping = stopping
         self._options = options
@@ -234,7 +244,7 @@ class Solver:
         self.manifold = manifold
         self._inferred_manifold = None
         self.verbose = bool(verbose)
-        self.blas_threads = None if blas_threads is None else int(blas_threads)
+        self.blas_threads = blas_threads if blas_threads in (None, "auto") else int(blas_threads)
 
     def _criterion_from_options(self, manifold=None):
         options = dict(self._options)
@@ -382,12 +392,15 @@ class Solver:
         elif x0 is None:
             x0 = manifold.random_point(rng=rng)
         manifold.check_point(x0)
-        if self.blas_threads is None:
+        with blas_threads(self._threads_for(x0)):
             return run(problem, x0, callback, rng)
-        from threadpoolctl import threadpool_limits
 
-        with threadpool_limits(limits=self.blas_threads, user_api="blas"):
-            return run(problem, x0, callback, rng)
+    def _threads_for(self, x0):
+        """The BLAS thread limit of a run from x0 (see ``blas_threads``)."""
+        if self.blas_threads != "auto":
+            return self.blas_threads
+        size = sum(math.prod(part.shape) for part in (x0 if isinstance(x0, tuple) else (x0,)))
+        return 1 if size <= AUTO_SINGLE_THREAD_ENTRIES else None
 
     def _run(self, problem, x0, callback, rng):
         manifold = problem.manifold

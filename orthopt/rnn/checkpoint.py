@@ -3,7 +3,9 @@
 A checkpoint is written to a temporary file in the same directory, flushed to
 disk, and moved over the old one with :func:`os.replace`, which is atomic on
 POSIX and Windows: an interrupted or crashed write leaves the previous
-checkpoint intact, never a truncated file.
+checkpoint intact, never a truncated file. A file that is damaged anyway
+(copied half, edited by hand) raises
+:class:`~orthopt.rnn.rundir.DamagedFileError` naming it and what is wrong.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import tempfile
 import numpy as np
 
 from ..backend import to_numpy
+from .rundir import DamagedFileError, fsync_directory
 
 __all__ = ["save_checkpoint", "load_checkpoint"]
 
@@ -51,6 +54,7 @@ def save_checkpoint(path, arrays, meta):
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+    fsync_directory(directory)  # the rename itself survives a crash
 
 
 def load_checkpoint(path):
@@ -60,13 +64,33 @@ def load_checkpoint(path):
     -------
     arrays : dict of str -> numpy.ndarray
     meta : dict
+
+    Raises
+    ------
+    FileNotFoundError
+        No file at ``path``.
+    orthopt.rnn.rundir.DamagedFileError
+        The file is empty, truncated, not an ``.npz`` archive, or has no valid header.
     """
     path = os.fspath(path)
-    if not os.path.exists(path):
+    if not os.path.lexists(path):
         raise FileNotFoundError(f"no checkpoint at {path!r}; run without --resume first")
-    with np.load(path, allow_pickle=False) as f:
-        arrays = {name: f[name] for name in f.files}
+    if os.path.isdir(path):
+        raise DamagedFileError(path, "is a directory, not a checkpoint file; remove it")
+    if os.path.getsize(path) == 0:
+        raise DamagedFileError(path, "is empty (0 bytes)")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {name: f[name] for name in f.files}
+    except Exception as err:  # zipfile, zlib, numpy format and OS errors alike
+        raise DamagedFileError(path, f"cannot be read as an .npz archive, it is truncated or "
+                                     f"corrupt ({type(err).__name__}: {err})") from None
     if _META not in arrays:
-        raise ValueError(f"{path!r} is not an orthopt checkpoint (no {_META!r} entry)")
-    meta = json.loads(str(arrays.pop(_META)))
+        raise DamagedFileError(path, f"is not an orthopt checkpoint (no {_META!r} entry)")
+    try:
+        meta = json.loads(str(arrays.pop(_META)))
+    except json.JSONDecodeError as err:
+        raise DamagedFileError(path, f"its header is not valid JSON ({err})") from None
+    if not isinstance(meta, dict):
+        raise DamagedFileError(path, f"its header is {type(meta).__name__}, not a JSON object")
     return arrays, meta

@@ -11,18 +11,40 @@ Examples::
 DIR receives ``config.json``, ``log.csv``, ``log.jsonl``, ``checkpoint.npz`` and
 ``curves.png``. With ``--resume`` the settings are read back from DIR's
 ``config.json``; options given on the command line override them (to extend a
-run, raise ``--iterations``). Ctrl-C writes a checkpoint and stops.
+run, raise ``--iterations``). Ctrl-C writes a checkpoint and stops; a second
+Ctrl-C aborts at once (the last periodic checkpoint is kept).
+
+A DIR that already holds a run is refused unless ``--resume`` (continue it)
+or ``--overwrite`` (start over) is given. One run at a time holds DIR (an
+exclusive lock on DIR/.lock); a second run on the same DIR is refused with
+the first one's pid, host and start time. A run killed by any means leaves no
+lock behind (the system releases it) and no half-written file: files are
+replaced whole, and ``--resume`` continues from the last checkpoint.
+
+Exit codes: 0 finished, interrupted or aborted by Ctrl-C (continue with
+--resume); 1 stopped on a non-finite loss; 2 bad arguments or missing data;
+3 refused: DIR holds a run (give --resume or --overwrite), is in use by
+another run, or its checkpoint is past --iterations; 4 a damaged file in DIR
+(the message names it and what is wrong); 130 Ctrl-C outside the training
+loop (while starting, or after the run stopped; continue with --resume).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 import sys
 
-__all__ = ["add_rnn_subparser", "run_rnn", "config_from_args"]
+__all__ = ["add_rnn_subparser", "run_rnn", "config_from_args", "EXIT_CODES"]
+
+#: The exit codes of ``orthopt rnn`` (also in the command's help).
+EXIT_CODES = {"ok": 0, "nonfinite": 1, "usage": 2, "refused": 3, "damaged": 4,
+              "interrupted": 130}
+
+#: BLAS threads of ``orthopt rnn`` by default: one was faster than two at every size the
+#: CLI runs, alone and next to a busy process (benchmarks/results/blas_threads.json)
+DEFAULT_BLAS_THREADS = 1
 
 # option name -> (type, help); defaults come from TrainConfig
 _OPTIONS = {
@@ -69,8 +91,15 @@ def add_rnn_subparser(subparsers):
     parser.add_argument("task", choices=TASKS, help="the task")
     parser.add_argument("--out", required=True, metavar="DIR",
                         help="output directory (config, logs, checkpoint, figure)")
-    parser.add_argument("--resume", action="store_true",
-                        help="continue from DIR/checkpoint.npz with DIR/config.json's settings")
+    existing = parser.add_mutually_exclusive_group()
+    existing.add_argument("--resume", action="store_true",
+                          help="continue from DIR/checkpoint.npz with DIR/config.json's settings")
+    existing.add_argument("--overwrite", action="store_true",
+                          help="start over in a DIR that already holds a run (deletes its "
+                               "checkpoint and logs); without it such a DIR is refused")
+    parser.add_argument("--blas-threads", type=int, default=DEFAULT_BLAS_THREADS, metavar="N",
+                        help=f"threads of every BLAS library (default {DEFAULT_BLAS_THREADS}, "
+                             "the fastest measured at these sizes; 0: leave as configured)")
     parser.add_argument("--permuted", action="store_true", default=None,
                         help="digits/mnist: permuted pixel order")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -96,9 +125,8 @@ def config_from_args(args):
 
     values = {}
     saved = os.path.join(args.out, "config.json")
-    if args.resume and os.path.exists(saved):
-        with open(saved) as f:
-            values.update(json.load(f))
+    if args.resume and os.path.lexists(saved):
+        values.update(_read_saved_config(saved))
     values["task"] = args.task if not values else values.get("task", args.task)
     if values["task"] != args.task:
         raise ValueError(f"{args.out} holds a {values['task']!r} run, not {args.task!r}")
@@ -110,15 +138,38 @@ def config_from_args(args):
     return TrainConfig(**{k: v for k, v in values.items() if k in fields})
 
 
+def _read_saved_config(path):
+    """The settings in DIR/config.json; DamagedFileError unless they make a valid config."""
+    from .rundir import DamagedFileError, read_json_object
+    from .train import TrainConfig
+
+    values = read_json_object(path, what="a JSON object of settings")
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    try:
+        TrainConfig(**{k: v for k, v in values.items() if k in fields}).validate()
+    except (TypeError, ValueError) as err:
+        raise DamagedFileError(path, f"holds invalid settings: {err}") from None
+    return values
+
+
 def run_rnn(args):
     """Entry point of ``orthopt rnn``; returns the process exit code.
 
-    0: finished or interrupted (checkpoint written); 1: stopped on a non-finite
-    loss; 2: bad arguments or missing data (the message says what to fix).
+    0: finished, interrupted or aborted by Ctrl-C (continue with --resume);
+    1: stopped on a non-finite loss; 2: bad arguments or missing data (the
+    message says what to fix); 3: refused (DIR holds a run and neither
+    --resume nor --overwrite was given, DIR is in use by another run, or the
+    checkpoint is past --iterations); 4: a damaged file in DIR (named).
     """
+    from .._threads import blas_threads
+    from .rundir import DamagedFileError, RunRefusedError
     from .train import Trainer
 
+    threads = getattr(args, "blas_threads", DEFAULT_BLAS_THREADS)
     try:
+        if threads is not None and threads < 0:
+            raise ValueError(f"--blas-threads must be >= 0 (0: leave as configured), "
+                             f"got {threads}")
         config = config_from_args(args)
         like = None
         if args.device == "gpu":
@@ -128,10 +179,32 @@ def run_rnn(args):
                 raise ValueError("--device gpu needs CuPy: pip install cupy-cuda12x") from None
             like = cupy.zeros(1)
         trainer = Trainer(config, out=args.out, like=like, progress=not args.no_progress)
-        result = trainer.run(resume=args.resume)
+        with blas_threads(threads or None):
+            result = trainer.run(resume=args.resume, overwrite=getattr(args, "overwrite", False))
+        _report(result, args.out)
+    except KeyboardInterrupt:
+        # Ctrl-C outside the training loop (its handler turns Ctrl-C into a clean stop): while
+        # starting, or after the run stopped. Every file is whole either way (rundir.py)
+        print("orthopt rnn: interrupted outside the training loop; the run directory is "
+              "consistent, continue with --resume", file=sys.stderr)
+        return EXIT_CODES["interrupted"]
+    except DamagedFileError as err:
+        print(f"orthopt rnn: error: damaged file {err}. Restore it from a copy, or start over "
+              "with --overwrite", file=sys.stderr)
+        return EXIT_CODES["damaged"]
+    except RunRefusedError as err:
+        print(f"orthopt rnn: refused: {err}", file=sys.stderr)
+        return EXIT_CODES["refused"]
     except (ValueError, FileNotFoundError) as err:
         print(f"orthopt rnn: error: {err}", file=sys.stderr)
-        return 2
+        return EXIT_CODES["usage"]
+    return EXIT_CODES["nonfinite"] if result["status"] == "nonfinite" else EXIT_CODES["ok"]
+
+
+def _report(result, out):
+    """Print the result of a run: notes (stderr), status, losses, where the outputs are."""
+    for note in result.get("notes", ()):
+        print(f"orthopt rnn: note: {note}", file=sys.stderr)
     print(result["message"])
     if result["loss"] is not None:
         line = f"last training loss {result['loss']:.5g}"
@@ -142,8 +215,7 @@ def run_rnn(args):
         acc = result["eval_accuracy"]
         print(f"held-out loss {result['eval_loss']:.5g}"
               + (f", accuracy {100 * acc:.2f} %" if acc is not None else ""))
-    print(f"outputs in {args.out}")
-    return 1 if result["status"] == "nonfinite" else 0
+    print(f"outputs in {out}")
 
 
 def main(argv=None):

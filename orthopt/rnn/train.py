@@ -15,21 +15,26 @@ seeded by ``seed``. A checkpoint stores that generator's state, the iteration,
 all weights and both optimizers' states, so ``resume=True`` continues the very
 same trajectory: the final weights equal those of an uninterrupted run bit for
 bit. Ctrl-C finishes the current iteration, writes a checkpoint and stops
-(press it twice to abort at once). A non-finite loss stops the run before the
-update, keeps the last checkpoint, and says so in ``result["message"]``.
+(press it twice to abort at once; see :mod:`.interrupt`). A non-finite loss
+stops the run before the update, keeps the last checkpoint, and says so in
+``result["message"]``.
 
 Outputs in ``out`` (when given): ``config.json``, ``log.csv`` and
 ``log.jsonl`` (one row per iteration), ``checkpoint.npz`` and ``curves.png``.
+The run holds ``out`` exclusively, refuses a directory that already holds a
+run unless resuming or overwriting, and replaces files whole (see
+:mod:`.rundir`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
+import io
 import json
 import math
 import os
-import signal
 import time
 
 import numpy as np
@@ -37,6 +42,17 @@ import numpy as np
 from ..backend import device_of, get_namespace, to_float
 from . import cell
 from .checkpoint import load_checkpoint, save_checkpoint
+from .interrupt import SigintFlag
+from .rundir import (
+    DamagedFileError,
+    RunRefusedError,
+    atomic_write_text,
+    check_training_checkpoint,
+    holds_a_run,
+    lock_run_directory,
+    read_log,
+    remove_temporaries,
+)
 from .losses import accuracy, cross_entropy, mean_squared_error
 from .methods import METHODS, make_method, orthogonality_error
 from .optimizers import OPTIMIZERS, make_optimizer
@@ -127,13 +143,25 @@ class TrainConfig:
             if getattr(self, name) not in allowed:
                 raise ValueError(f"unknown {name} {getattr(self, name)!r}; use one of "
                                  f"{', '.join(allowed)}")
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            kinds = str(field.type).split(" | ")
+            if not (value is None and "None" in kinds
+                    or any(_has_kind(value, kind) for kind in kinds)):
+                raise ValueError(f"{field.name} must be of type {field.type}, got "
+                                 f"{type(value).__name__} {value!r}")
         for name in ("hidden", "iterations", "batch_size"):
             value = getattr(self, name)
-            if int(value) != value or value < 1:
+            if value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        for name in ("lr", "orth_lr"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
+        for name in ("eval_every", "checkpoint_every", "lr_decay_every", "seed"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be an integer >= 0 (0: never), got "
+                                 f"{getattr(self, name)!r}")
+        for name in ("lr", "orth_lr", "lr_decay"):
+            if not 0 < getattr(self, name) < math.inf:
+                raise ValueError(f"{name} must be positive and finite, got "
+                                 f"{getattr(self, name)!r}")
         if self.clip is not None and not self.clip > 0:
             raise ValueError(f"clip must be positive or None, got {self.clip!r}")
         if self.field == "complex" and self.nonlinearity != "modrelu":
@@ -141,34 +169,21 @@ class TrainConfig:
         return self
 
 
+def _has_kind(value, kind):
+    """Whether ``value`` is of the annotated type ``kind`` ("int", "float", "str", "bool")."""
+    if kind == "bool":
+        return isinstance(value, bool)
+    if isinstance(value, bool):  # a bool is an int to Python, never a size or a rate here
+        return False
+    if kind == "int":
+        return isinstance(value, (int, np.integer))
+    if kind == "float":
+        return isinstance(value, (int, float, np.integer, np.floating))
+    return kind == "str" and isinstance(value, str)
+
+
 def _loss_fn(task):
     return cross_entropy if task.loss == "cross_entropy" else mean_squared_error
-
-
-class _SigintFlag:
-    """First Ctrl-C sets a flag (stop after this iteration); the second raises at once."""
-
-    def __init__(self):
-        self.requested = False
-        self.shielded = False  # while the final checkpoint is written, Ctrl-C is noted only
-        self._previous = None
-
-    def __enter__(self):
-        try:
-            self._previous = signal.signal(signal.SIGINT, self._handle)
-        except ValueError:  # not the main thread: keep the default behaviour
-            self._previous = None
-        return self
-
-    def _handle(self, signum, frame):
-        if self.requested and not self.shielded:
-            raise KeyboardInterrupt
-        self.requested = True
-
-    def __exit__(self, *exc):
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
-        return False
 
 
 class Trainer:
@@ -212,6 +227,8 @@ class Trainer:
         self.optimizer = make_optimizer(config.optimizer, config.lr)
         self.iteration = 0
         self.history = []
+        self.notes = []  # what the run directory needed (a dropped partial log line, ...)
+        self._begin_commit = None
 
     def _method_options(self):
         c = self.config
@@ -241,9 +258,8 @@ class Trainer:
                 "config": dataclasses.asdict(self.config), "format": 1}
         return arrays, meta
 
-    def load_state(self, arrays, meta):
-        """Restore what :meth:`state` returned (arrays may be host NumPy arrays)."""
-        saved = dict(meta["config"])
+    def _check_settings(self, saved):
+        """ValueError if the checkpoint's config differs where the trajectory depends on it."""
         mine = dataclasses.asdict(self.config)
         for key in ("task", "method", "hidden", "field", "nonlinearity", "optimizer", "dtype",
                     "length", "permuted", "seed", "batch_size"):
@@ -251,12 +267,21 @@ class Trainer:
                 raise ValueError(f"checkpoint was written with {key}={saved.get(key)!r} but this "
                                  f"run has {key}={mine.get(key)!r}; use the same settings to resume")
 
+    def load_state(self, arrays, meta):
+        """Restore what :meth:`state` returned (arrays may be host NumPy arrays)."""
+        self._check_settings(dict(meta["config"]))
+
         def move(a):
             if a.ndim == 0 and a.dtype.kind in "iu":
                 return int(a)
             return self._to_device(a, real=False)
 
-        self.params = {k[6:]: move(v) for k, v in arrays.items() if k.startswith("param/")}
+        params = {k[6:]: move(v) for k, v in arrays.items() if k.startswith("param/")}
+        expected = {k: v.shape for k, v in self.params.items()}
+        got = {k: tuple(v.shape) for k, v in params.items()}
+        if got != {k: tuple(v) for k, v in expected.items()}:
+            raise ValueError(f"its weights are {got}, expected {expected}")
+        self.params = params
         self.optimizer.load_state_dict({k[4:]: move(v) for k, v in arrays.items()
                                         if k.startswith("opt/")})
         self.method.load_state_dict({k[7:]: move(v) for k, v in arrays.items()
@@ -337,6 +362,8 @@ class Trainer:
             grads = {k: g * (c.clip / norm) for k, g in grads.items()}
         lr, orth_lr = self._lr(c.lr), self._lr(c.orth_lr)
         grad_w = grads.pop("W")
+        if self._begin_commit is not None:
+            self._begin_commit()  # the update and its log row are applied whole
         self.params.update(self.optimizer.step(self.params, grads, lr))
         self.method.update(grad_w, orth_lr, self.rng)
         self.iteration += 1
@@ -348,55 +375,114 @@ class Trainer:
     # -- logging ----------------------------------------------------------
 
     def _open_logs(self, resume):
+        """Write config.json and both logs up to the current iteration (atomically); open the
+        logs for appending."""
         if self.out is None:
             return None
-        os.makedirs(self.out, exist_ok=True)
-        with open(self._path("config.json"), "w") as f:
-            json.dump(dataclasses.asdict(self.config), f, indent=2)
+        atomic_write_text(self._path("config.json"),
+                          json.dumps(dataclasses.asdict(self.config), indent=2) + "\n")
         rows = []
-        if resume and os.path.exists(self._path("log.jsonl")):
-            with open(self._path("log.jsonl")) as f:
-                rows = [json.loads(line) for line in f if line.strip()]
+        if resume:
+            rows, note = read_log(self._path("log.jsonl"))
+            if note:
+                self.notes.append(note)
             rows = [r for r in rows if r["iteration"] <= self.iteration]
         self.history = rows
-        # rewrite both logs so they end exactly at the checkpoint's iteration
-        with open(self._path("log.jsonl"), "w") as f:
-            for r in rows:
-                f.write(json.dumps(r) + "\n")
-        with open(self._path("log.csv"), "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=LOG_FIELDS)
-            writer.writeheader()
-            for r in rows:
-                writer.writerow({k: r.get(k) for k in LOG_FIELDS})
+        # both logs end exactly at the checkpoint's iteration; each is replaced whole, so a
+        # kill in this window leaves the old log (read again by the next resume), not a cut one
+        atomic_write_text(self._path("log.jsonl"), "".join(json.dumps(r) + "\n" for r in rows))
+        table = io.StringIO(newline="")
+        writer = csv.DictWriter(table, fieldnames=LOG_FIELDS)
+        writer.writeheader()
+        for r in rows:
+            writer.writerow({k: r.get(k) for k in LOG_FIELDS})
+        atomic_write_text(self._path("log.csv"), table.getvalue())
         return (open(self._path("log.csv"), "a", newline=""), open(self._path("log.jsonl"), "a"))
 
     def _write(self, files, record):
         self.history.append(record)
         if files is None:
             return
+        # log.jsonl first: it is the log a resume reads back (log.csv is rebuilt from it)
+        files[1].write(json.dumps(record) + "\n")
+        files[1].flush()
         csv.DictWriter(files[0], fieldnames=LOG_FIELDS).writerow(
             {k: record.get(k) for k in LOG_FIELDS})
-        files[1].write(json.dumps(record) + "\n")
-        files[0].flush(), files[1].flush()
+        files[0].flush()
 
     # -- the loop ---------------------------------------------------------
 
-    def run(self, resume=False):
+    def run(self, resume=False, overwrite=False):
         """Train until ``config.iterations``; returns a result dict.
+
+        Parameters
+        ----------
+        resume : bool
+            Continue from ``out/checkpoint.npz`` (from iteration 0 if the run stopped before
+            its first checkpoint but left its ``config.json``).
+        overwrite : bool
+            Start over in an ``out`` that already holds a run (its checkpoint and logs are
+            deleted). Without it, and without ``resume``, such a directory is refused.
 
         Returns
         -------
         dict
             ``status`` ("finished", "interrupted", "aborted", "nonfinite"), ``message``, ``iteration``,
             ``loss`` (last training loss), ``eval_loss``, ``eval_accuracy``, ``baseline``,
-            ``history`` (list of per-iteration records), ``seconds``.
+            ``history`` (list of per-iteration records), ``notes`` (what the run directory
+            needed, e.g. a dropped partial log line), ``seconds``.
+
+        Raises
+        ------
+        orthopt.rnn.rundir.RunRefusedError
+            ``out`` is in use by another run, holds a run (without ``resume``/``overwrite``),
+            or its checkpoint is past ``config.iterations``.
+        orthopt.rnn.rundir.DamagedFileError
+            The checkpoint or the log cannot be read back; the message names the file.
         """
-        c = self.config
-        if resume:
-            path = self._path("checkpoint.npz")
-            if path is None:
+        if self.out is None:
+            if resume:
                 raise ValueError("resume=True needs an output directory holding checkpoint.npz")
-            self.load_state(*load_checkpoint(path))
+            return self._run(resume)
+        if resume and not os.path.isdir(self.out):
+            raise FileNotFoundError(f"no run directory {self.out!r} to resume (no checkpoint, "
+                                    "no config.json); run without --resume first")
+        with lock_run_directory(self.out):
+            remove_temporaries(self.out)
+            if resume:
+                self._load_for_resume()
+            elif holds_a_run(self.out):
+                if not overwrite:
+                    raise RunRefusedError(
+                        f"{self.out} already holds a run; continue it with --resume, or start "
+                        "over with --overwrite (deletes its checkpoint and logs), or pick "
+                        "another --out")
+                for name in ("checkpoint.npz", "log.jsonl", "log.csv", "curves.png"):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.remove(self._path(name))
+            return self._run(resume)
+
+    def _load_for_resume(self):
+        path = self._path("checkpoint.npz")
+        if os.path.lexists(path) or not os.path.exists(self._path("config.json")):
+            arrays, meta = load_checkpoint(path)
+            check_training_checkpoint(path, arrays, meta)
+            self._check_settings(meta["config"])
+            try:
+                self.load_state(arrays, meta)
+            except (KeyError, ValueError, TypeError, IndexError) as err:
+                raise DamagedFileError(path, f"its contents do not fit this run ({err})") from None
+        else:
+            self.notes.append("no checkpoint.npz yet (the run stopped before its first one): "
+                              "starting from iteration 0, which is the same trajectory")
+        if self.iteration > self.config.iterations:
+            raise RunRefusedError(
+                f"the checkpoint is at iteration {self.iteration}, past --iterations "
+                f"{self.config.iterations}; pass --iterations {self.iteration} or more to "
+                "continue (nothing was changed)")
+
+    def _run(self, resume):
+        c = self.config
         files = self._open_logs(resume)
         status, message = "finished", f"finished {c.iterations} iterations"
         start = time.perf_counter()
@@ -406,10 +492,11 @@ class Trainer:
 
             bar = tqdm(total=c.iterations, initial=self.iteration, desc=f"{c.method} {c.task}",
                        dynamic_ncols=True)
-        with _SigintFlag() as sigint:
+        with SigintFlag() as sigint:
+            self._begin_commit = sigint.begin_commit
             try:
                 while self.iteration < c.iterations:
-                    in_step = True
+                    in_step = True  # until the commit: a second Ctrl-C aborts (interrupt.py)
                     record = self.step()
                     in_step = False
                     if not math.isfinite(record["loss"]):
@@ -428,6 +515,7 @@ class Trainer:
                         bar.set_postfix(loss=f"{record['loss']:.4g}")
                     if c.checkpoint_every and self.iteration % c.checkpoint_every == 0:
                         self.save()
+                    sigint.end_commit()  # raises KeyboardInterrupt if Ctrl-C was pressed
                     if self.callback is not None:
                         self.callback(self.iteration, record)
                     if sigint.requested:
@@ -443,6 +531,8 @@ class Trainer:
                     message = ("aborted inside an iteration; the last periodic checkpoint is "
                                "kept, continue with --resume")
             finally:
+                self._begin_commit = None
+                sigint.committing = False
                 if bar is not None:
                     bar.close()
                 if files is not None:
@@ -451,7 +541,11 @@ class Trainer:
             if status in ("finished", "interrupted"):
                 self.save()
         if status == "finished" and self.out is not None:
-            self.plot()
+            try:
+                self.plot()
+            except KeyboardInterrupt:  # the run itself is complete and saved: say so, no trace
+                self.notes.append("Ctrl-C while drawing curves.png: the figure is missing, the "
+                                  "run is complete (draw it with Trainer.plot)")
         eval_loss, eval_acc = (None, None)
         evals = [r for r in self.history if r.get("eval_loss") is not None]
         if evals:
@@ -460,7 +554,7 @@ class Trainer:
                 "loss": self.history[-1]["loss"] if self.history else None,
                 "eval_loss": eval_loss, "eval_accuracy": eval_acc,
                 "baseline": self.task.baseline, "history": self.history,
-                "seconds": time.perf_counter() - start}
+                "notes": list(self.notes), "seconds": time.perf_counter() - start}
 
     def plot(self, path=None):
         """Write ``curves.png``: loss against the baseline, and the spectrum of W."""
@@ -472,9 +566,9 @@ class Trainer:
         return path
 
 
-def train(config=None, out=None, resume=False, **kwargs):
-    """Convenience: ``Trainer(TrainConfig(**kwargs), out).run(resume)``."""
+def train(config=None, out=None, resume=False, overwrite=False, **kwargs):
+    """Convenience: ``Trainer(TrainConfig(**kwargs), out).run(resume, overwrite)``."""
     progress = kwargs.pop("progress", True)
     if config is None:
         config = TrainConfig(**kwargs)
-    return Trainer(config, out=out, progress=progress).run(resume=resume)
+    return Trainer(config, out=out, progress=progress).run(resume=resume, overwrite=overwrite)
