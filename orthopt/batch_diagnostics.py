@@ -1,4 +1,5 @@
-r"""The Taylor test of :func:`orthopt.check_gradient` for a batch of independent problems.
+r"""The Taylor tests of :func:`orthopt.check_gradient` and :func:`orthopt.check_hessian`
+for a batch of independent problems.
 
 For a batched problem (``Problem(..., batch_shape=(k,))``) every problem
 gets its own verdict: along a unit tangent direction d_i at x_i, the error
@@ -8,6 +9,8 @@ gets its own verdict: along a unit tangent direction d_i at x_i, the error
 must fall with slope 2 on a log–log plot. One batched cost evaluation per t
 gives the k errors at once; the slope of each is fitted on its own straightest
 window above its rounding level, exactly as the single-problem check does.
+The Hessian check runs the single-problem :func:`~orthopt.check_hessian` on
+each problem (:func:`problem_view`), with its noise model and tolerances.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ import numpy as np
 
 from .backend import finfo_eps, get_namespace, to_numpy
 
-__all__ = ["BatchGradientCheck", "check_gradient_batch"]
+__all__ = ["BatchGradientCheck", "BatchHessianCheck", "check_gradient_batch",
+           "check_hessian_batch", "problem_view"]
 
 
 @dataclass
@@ -112,3 +116,89 @@ def check_gradient_batch(problem, x=None, d=None, rng=None):
             text += f"; the gradient is not tangent (relative normal part {tangent_error[i]:.1e})"
         message.append(text)
     return BatchGradientCheck(slope, passed, t, errors, tangent_error, np.array(message))
+
+
+@dataclass
+class BatchHessianCheck:
+    """Per-problem verdicts of :func:`orthopt.check_hessian` on a batch.
+
+    Attributes
+    ----------
+    slope : numpy.ndarray, shape (k,)
+        Fitted slope of each problem's second-order Taylor error (≈ 3 when right).
+    passed : numpy.ndarray of bool, shape (k,)
+    message : numpy.ndarray of str, shape (k,)
+    checks : list of HessianCheck
+        The full verdict of each problem (errors, symmetry, tangency; ``.plot()``).
+    """
+
+    slope: np.ndarray
+    passed: np.ndarray
+    message: np.ndarray
+    checks: list
+
+
+def problem_view(problem, i):
+    """Problem i of a batch as a single :class:`~orthopt.optim.Problem` of x (n, p).
+
+    Its functions call the batch's on a stack of one point, with row i of
+    every per-problem argument: the same arithmetic as the batch, one problem.
+    """
+    from .optim.problem import Problem
+
+    args = tuple(arg[i:i + 1, ...] if getattr(arg, "ndim", 0) else arg for arg in problem.args)
+
+    def one(y):
+        return get_namespace(y).expand_dims(y, axis=0)
+
+    def first(value):
+        return value[0, ...] if getattr(value, "ndim", 0) > 1 else value[0]
+
+    cost = gradient = combined = hessian = None
+    if problem._cost is not None:
+        def cost(y):
+            return first(problem._cost(one(y), *args))
+    if problem._euclidean_gradient is not None:
+        def gradient(y):
+            return first(problem._euclidean_gradient(one(y), *args))
+    if problem._cost_and_gradient is not None:
+        def combined(y):
+            f, g = problem._cost_and_gradient(one(y), *args)
+            return first(f), first(g)
+    if problem._euclidean_hessian is not None:
+        def hessian(y, v):
+            return first(problem._euclidean_hessian(one(y), one(v), *args))
+    return Problem(problem.manifold, cost, euclidean_gradient=gradient,
+                   cost_and_gradient=combined, euclidean_hessian=hessian)
+
+
+def check_hessian_batch(problem, x=None, v=None, rng=None):
+    """:func:`orthopt.check_hessian` for each problem of a batch (one verdict each).
+
+    Each problem is checked alone, through :func:`problem_view`, with the
+    single-problem check's noise model and tolerances: a diagnostic, not a
+    hot loop, so correctness over speed.
+
+    Parameters
+    ----------
+    problem : Problem
+        With ``batch_shape=(k,)``.
+    x, v : array, shape (k, n, p), optional
+        Points and directions (random when omitted).
+    rng : None, int or numpy.random.Generator
+
+    Returns
+    -------
+    BatchHessianCheck
+    """
+    from .hessian_check import check_hessian
+
+    (k,) = problem.batch_shape
+    rng = np.random.default_rng(rng)
+    if x is None:
+        x = problem.manifold.random_point(rng=rng, shape=(k,))
+    checks = [check_hessian(problem_view(problem, i), x[i, ...],
+                            None if v is None else v[i, ...], rng=rng) for i in range(k)]
+    return BatchHessianCheck(np.array([c.slope for c in checks]),
+                             np.array([c.passed for c in checks]),
+                             np.array([c.message for c in checks]), checks)

@@ -279,3 +279,28 @@ def test_single_problem_tools_refuse_a_batch_with_advice(data):
     problem = Problem(Stiefel(N, P), brockett_cost, batch_shape=(K,), args=(a,))
     with pytest.raises(TypeError, match=r"batch of 5 independent problems.*solver.run"):
         problem.at(x0)
+
+
+def test_check_hessian_gives_per_problem_verdicts(data):
+    from orthopt import check_hessian
+
+    a, x0 = data
+
+    def right(x, v, m):
+        return 2.0 * anp.matmul(m, v) * np.array([2.0, 1.0])
+
+    problem = Problem(Stiefel(N, P), brockett_cost, euclidean_gradient=brockett_gradient,
+                      euclidean_hessian=right, batch_shape=(K,), args=(a,))
+    check = check_hessian(problem, x0, rng=0)
+    assert check.passed.shape == (K,) and check.passed.all()
+    np.testing.assert_allclose(check.slope, 3.0, atol=0.15)
+    # wrong (a factor 3) for problems 3 and 4, recognized by their data (each problem is
+    # checked alone, on its own row of the data)
+    wrong = Problem(Stiefel(N, P), brockett_cost, euclidean_gradient=brockett_gradient,
+                    euclidean_hessian=lambda x, v, m: right(x, v, m) * np.where(
+                        np.isin(m[:, 0, 0], a[3:, 0, 0]), 3.0, 1.0)[:, None, None],
+                    batch_shape=(K,), args=(a,))
+    assert list(check_hessian(wrong, x0, rng=0).passed) == [True, True, True, False, False]
+    # autograd's Hessian of the (k,)-valued cost, per problem
+    assert check_hessian(Problem(Stiefel(N, P), brockett_cost, batch_shape=(K,), args=(a,)),
+                         rng=1).passed.all()
