@@ -196,6 +196,13 @@ def test_methods_without_a_batched_form_say_which_have_one(data):
                        match=r"'rgd', 'rgd-bb', 'cg', 'lbfgs', 'trust-regions'"):
         minimize(brockett_cost, x0, method="givens", manifold=Stiefel(N, P), batched=True,
                  args=(a,))
+    from orthopt.optim import ProjUNN
+
+    problem = Problem(SpecialOrthogonal(3), wahba_cost, batch_shape=(2,),
+                      args=(np.ones((2, 3, 3)),))
+    with pytest.raises(NotImplementedError, match=r"ProjUNN does not run batches.*"
+                                                  r"RiemannianTrustRegions"):
+        ProjUNN().run(problem, SpecialOrthogonal(3).random_point(rng=0, shape=(2,)))
 
 
 # -- another array library ------------------------------------------------------------------
