@@ -88,8 +88,9 @@ u, s, vt = np.linalg.svd(b)
 sign = np.sign(np.linalg.det(u @ vt))
 optimum = -(s[:, 0] + s[:, 1] + sign * s[:, 2])
 relative_error = np.abs(res.fun - optimum) / np.abs(optimum)
+statuses, counts = np.unique(res.status, return_counts=True)
 print(f"{k} problems in {elapsed:.2f} s; statuses: "
-      f"{dict(zip(*np.unique(res.status, return_counts=True)))}")
+      f"{ {str(s): int(c) for s, c in zip(statuses, counts)} }")
 print(f"worst relative error against the SVD optimum: {relative_error.max():.1e}")
 print(f"iterations: median {np.median(res.nit):.0f}, max {res.nit.max()}")
 
@@ -122,6 +123,20 @@ for j, i in enumerate([0, 1, 2]):
     ax.set_xticks([]), ax.set_yticks([]), ax.set_zticks([])
 fig.axes[0].legend(loc="upper left", fontsize=7)
 fig.tight_layout()
+
+# %%
+# Every method of :func:`orthopt.minimize` but the coordinate and rank-k ones
+# (``"givens"``, ``"projunn-d/t"``) runs batched: ``"trust-regions"`` (the
+# default), ``"lbfgs"``, ``"cg"``, ``"rgd"``, ``"rgd-bb"``. For the solver
+# classes, ``Problem(manifold, cost, batch_shape=(k,), args=(b,))`` is the
+# batched problem, and ``orthopt.check_gradient`` on it returns one verdict
+# per problem (here for the first 200):
+
+problem = orthopt.Problem(manifold, cost, euclidean_gradient=gradient, batch_shape=(200,),
+                          args=(b[:200],))
+check = orthopt.check_gradient(problem, rng=0)
+print(f"gradient checks passed: {check.passed.sum()} of {check.passed.shape[0]}, "
+      f"slopes in [{check.slope.min():.2f}, {check.slope.max():.2f}]")
 
 # %%
 # The same problem without ``batched=True`` is a different problem: with a
