@@ -311,3 +311,28 @@ def test_check_hessian_gives_per_problem_verdicts(data):
     # autograd's Hessian of the (k,)-valued cost, per problem
     assert check_hessian(Problem(Stiefel(N, P), brockett_cost, batch_shape=(K,), args=(a,)),
                          rng=1).passed.all()
+
+
+@pytest.mark.parametrize("method", ["rgd-bb", "cg", "lbfgs", "trust-regions"])
+def test_single_precision_batches_reach_the_single_runs_verdicts(data, method):
+    a, x0 = data
+    a, x0 = a.astype(np.float32), x0.astype(np.float32)
+    eps = np.finfo(np.float32).eps
+    options = {"gradient_tolerance": 1e-4}
+    weights = np.array([2.0, 1.0], dtype=np.float32)
+
+    def cost(x, m):
+        return np.sum(np.sum(x * (m @ x), axis=-2) * weights, axis=-1)
+
+    def gradient(x, m):
+        return 2.0 * (m @ x) * weights
+
+    res = minimize(cost, x0, method=method, jac=gradient, manifold=Stiefel(N, P),
+                   batched=True, args=(a,), options=options)
+    assert res.x.dtype == np.float32
+    for i in range(K):
+        single = minimize(lambda x, m=a[i]: cost(x[None], m[None])[0], x0[i], method=method,
+                          jac=lambda x, m=a[i]: gradient(x[None], m[None])[0],
+                          manifold=Stiefel(N, P), options=options)
+        assert res.status[i] == single.status
+        np.testing.assert_allclose(res.fun[i], single.fun, rtol=100 * eps)
