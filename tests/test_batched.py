@@ -336,3 +336,14 @@ def test_single_precision_batches_reach_the_single_runs_verdicts(data, method):
                           manifold=Stiefel(N, P), options=options)
         assert res.status[i] == single.status
         np.testing.assert_allclose(res.fun[i], single.fun, rtol=100 * eps)
+
+
+def test_a_list_of_starting_points_and_a_progress_bar(data, capsys):
+    a, x0 = data
+    res = minimize(brockett_cost, list(x0), method="rgd-bb", manifold=Stiefel(N, P),
+                   batched=True, args=(a,), options={"gradient_tolerance": 1e-6,
+                                                     "verbose": True})
+    reference = minimize(brockett_cost, x0, method="rgd-bb", manifold=Stiefel(N, P),
+                         batched=True, args=(a,), options={"gradient_tolerance": 1e-6})
+    np.testing.assert_array_equal(res.x, reference.x)
+    assert "running=0" in capsys.readouterr().err

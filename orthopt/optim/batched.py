@@ -213,6 +213,11 @@ def run_batched(solver, problem, x0, callback, rng):
     small_steps, floor_grad_norm = np.zeros(k, dtype=np.int64), np.full(k, np.inf)
     history = [(current.cost.copy(), current.grad_norm.copy(), np.zeros(k),
                 time.perf_counter() - start_time)]
+    bar = None
+    if solver.verbose:  # one bar for the batch: the iterations, and how many still run
+        from .solver import _iteration_limit, _progress_bar
+
+        bar = _progress_bar(_iteration_limit(stopping))
     try:
         while True:
             running = status == None  # noqa: E711 - elementwise
@@ -255,6 +260,10 @@ def run_batched(solver, problem, x0, callback, rng):
             steps[done] = step.step_size[moved][finite]
             history.append((progress.cost.copy(), progress.grad_norm.copy(), steps,
                             time.perf_counter() - start_time))
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(running=int(np.sum(status == None)),  # noqa: E711
+                                worst_grad=f"{progress.grad_norm.max():.2e}", refresh=False)
             if callback is not None and _callback_stops(callback, current, progress):
                 status[status == None] = "callback"  # noqa: E711
                 break
@@ -262,6 +271,11 @@ def run_batched(solver, problem, x0, callback, rng):
                              small_steps, floor_grad_norm, status)
     except KeyboardInterrupt:
         status[status == None] = "interrupted"  # noqa: E711
+    finally:
+        if bar is not None:  # the last line stays on screen with the final counts
+            bar.set_postfix(running=int(np.sum(status == None)),  # noqa: E711
+                            worst_grad=f"{progress.grad_norm.max():.2e}", refresh=True)
+            bar.close()
     return _result(problem, evaluator, guard, current, progress, status, fired, history,
                    start_time)
 
