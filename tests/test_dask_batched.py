@@ -72,3 +72,13 @@ def test_chunks_along_the_matrix_axes_are_refused(data):
     b, x0 = data
     with pytest.raises(ValueError, match=r"rechunk\(\{1: -1, 2: -1\}\)"):
         solve(da.from_array(x0, chunks=(4, 2, 3)), b)
+
+
+def test_solver_classes_send_dask_arrays_to_minimize(data):
+    from orthopt.optim import Problem, RiemannianTrustRegions
+
+    b, x0 = data
+    problem = Problem(SpecialOrthogonal(3), wahba_cost, euclidean_gradient=wahba_gradient,
+                      batch_shape=(K,), args=(b,))
+    with pytest.raises(TypeError, match=r"orthopt.minimize\(cost, x0, method=..., batched=True"):
+        RiemannianTrustRegions().run(problem, da.from_array(x0, chunks=(4, 3, 3)))

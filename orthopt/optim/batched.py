@@ -87,7 +87,14 @@ def _batched_method(solver):
 
 def check_batch_start(problem, x0, rng):
     """The batch's starting stack (k, n, p): random when None, validated otherwise."""
+    from .dask_support import is_dask_array
+
     manifold, batch_shape = problem.manifold, problem.batch_shape
+    if is_dask_array(x0) or any(is_dask_array(arg) for arg in problem.args):
+        raise TypeError(
+            "a solver runs a batch in memory; for dask arrays call orthopt.minimize(cost, x0, "
+            "method=..., batched=True, args=...), which runs the solver chunk by chunk "
+            "(dask.array.blockwise) on the active scheduler")
     if x0 is None:
         return manifold.random_point(rng=rng, shape=batch_shape)
     if isinstance(x0, (list, tuple)):
