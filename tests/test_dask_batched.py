@@ -82,3 +82,10 @@ def test_solver_classes_send_dask_arrays_to_minimize(data):
                       batch_shape=(K,), args=(b,))
     with pytest.raises(TypeError, match=r"orthopt.minimize\(cost, x0, method=..., batched=True"):
         RiemannianTrustRegions().run(problem, da.from_array(x0, chunks=(4, 3, 3)))
+
+
+def test_dask_data_with_a_numpy_start(data):
+    b, x0 = data
+    res = solve(x0, da.from_array(b, chunks=(5, 3, 3)))
+    assert res.x.chunks[0] == (5, 5, 2)
+    check_equal(res, solve(x0, b))

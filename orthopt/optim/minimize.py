@@ -175,6 +175,11 @@ def minimize(cost, x0, method=None, jac=None, manifold=None, options=None, callb
     if batched:
         from .dask_support import is_dask_array, minimize_dask
 
+        dask_args = [arg for arg in args if is_dask_array(arg)]
+        if dask_args and not is_dask_array(x0) and hasattr(x0, "shape"):
+            import dask.array as da  # per-problem data on dask: x0 follows their chunks
+
+            x0 = da.from_array(x0, chunks=(dask_args[0].chunks[0],) + tuple(x0.shape[1:]))
         if is_dask_array(x0):
             return minimize_dask(cost, x0, method=method, jac=jac, manifold=manifold,
                                  options=options, rng=rng, args=args, hess=hess)
