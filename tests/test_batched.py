@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from orthopt.manifolds import SpecialOrthogonal, Stiefel
-from orthopt.optim import (GradientNorm, MaxIterations, Problem, RiemannianConjugateGradient,
-                           RiemannianGradientDescent, minimize)
+from orthopt.optim import (Fixed, GradientNorm, MaxIterations, Problem,
+                           RiemannianConjugateGradient, RiemannianGradientDescent, minimize)
 
 EPS = np.finfo(np.float64).eps
 #: batched and single runs differ only in the summation order of inner products
@@ -49,6 +49,7 @@ CASES = [
     ("cg", {"beta": "hs"}),
     ("cg", {"beta": "fr", "restart_every": 5}),
     ("cg", {"step_size": "armijo"}),
+    ("cg", {"step_size": Fixed(0.02), "max_iterations": 40}),
     ("lbfgs", {}),
     ("lbfgs", {"memory": 2}),
     ("trust-regions", {}),

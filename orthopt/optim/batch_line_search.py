@@ -24,8 +24,8 @@ import numpy as np
 from ..backend import asarray_like, get_namespace, real_dtype_of, to_numpy
 from ..manifolds.base import Manifold
 from .batch_problem import _mask_for
-from .step_size import Armijo, NonmonotoneBB, StrongWolfe, batch_sufficient_decrease, \
-    rounding_level
+from .step_size import (Armijo, Fixed, NonmonotoneBB, StrongWolfe, batch_sufficient_decrease,
+                        rounding_level)
 
 __all__ = ["SearchMemory", "SearchOutcome", "search", "column", "batch_inner"]
 
@@ -126,9 +126,22 @@ def search(rule, evaluator, current, direction, slope, memory, problems, eps):
         return strong_wolfe(rule, evaluator, current, direction, slope, memory, problems, eps)
     if isinstance(rule, Armijo):
         return armijo(rule, evaluator, current, direction, slope, memory, problems, eps)
-    raise NotImplementedError(  # Fixed is handled by the solvers, others have no batched form
+    if isinstance(rule, Fixed):
+        return fixed(rule, evaluator, current, direction, memory, problems)
+    raise NotImplementedError(
         f"the step-size rule {type(rule).__name__} has no batched form; batched runs take "
         f"Armijo(), NonmonotoneBB(), StrongWolfe() or Fixed(lr)")
+
+
+def fixed(rule, evaluator, current, direction, memory, problems):
+    """t = lr for every problem, no search (:class:`~orthopt.optim.step_size.Fixed`)."""
+    x = current.x
+    point = evaluator.evaluate(evaluator.problem.manifold.retraction(x, rule.lr * direction),
+                               problems)
+    m = len(problems)
+    memory.step[:] = rule.lr
+    return SearchOutcome(point, np.full(m, rule.lr), np.full(m, None, dtype=object),
+                         np.zeros(m, dtype=bool), np.full(m, rule.lr))
 
 
 def _retract(evaluator, current, direction, t, rows):

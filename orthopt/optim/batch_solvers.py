@@ -18,7 +18,6 @@ import numpy as np
 
 from .batch_line_search import SearchMemory, batch_inner, column, search
 from .batch_problem import _mask_for
-from .step_size import Fixed
 
 __all__ = ["BatchStep", "BatchedGradientDescent", "BatchedConjugateGradient"]
 
@@ -69,19 +68,9 @@ class BatchedGradientDescent:
 
     @staticmethod
     def iterate(solver, evaluator, current, state, problems, eps):
-        rule = solver.step_rule
         slope = -current.grad_norm ** 2
-        direction = -current.gradient
-        if isinstance(rule, Fixed):
-            manifold = evaluator.problem.manifold
-            x = current.x
-            point = evaluator.evaluate(manifold.retraction(x, rule.lr * direction), problems)
-            state.memory.step[:] = rule.lr
-            m = len(problems)
-            return BatchStep(point, rule.lr * current.grad_norm, np.full(m, None, dtype=object),
-                             -rule.lr * slope)
-        outcome = search(rule, evaluator, current, direction, slope, state.memory, problems,
-                         eps)
+        outcome = search(solver.step_rule, evaluator, current, -current.gradient, slope,
+                         state.memory, problems, eps)
         return BatchStep.from_search(outcome, current.grad_norm, slope)
 
 
