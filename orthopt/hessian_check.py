@@ -21,7 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .backend import finfo_eps, get_namespace, is_complex_dtype, is_numpy, to_float
+from .backend import finfo_eps, is_complex_dtype, is_numpy, to_float
+from .manifolds.points import as_point, map_leaves, point_eps, point_namespace
 
 __all__ = ["HessianCheck", "check_hessian"]
 
@@ -105,7 +106,8 @@ def check_hessian(problem, x=None, v=None, plot=False, rng=None):
     ----------
     problem : Problem
     x : array, shape (n, p), optional
-        Point of the check (random, in ``problem``'s float64/complex128, when omitted).
+        Point of the check (random, in ``problem``'s float64/complex128, when omitted);
+        on a product, a tuple of arrays.
     v : array, shape (n, p), optional
         Direction (a random unit tangent vector when omitted; projected
         onto the tangent space otherwise). The symmetry test pairs it with a
@@ -163,7 +165,8 @@ def check_hessian(problem, x=None, v=None, plot=False, rng=None):
     rng = np.random.default_rng(rng)
     if x is None:
         x = manifold.random_point(rng=rng)
-    xp = get_namespace(x)
+    x = as_point(manifold, x)  # a tuple or list on a product: a ProductVector
+    xp = point_namespace(x)
     if not problem.has_gradient and not is_numpy(xp):
         raise TypeError(
             f"check_hessian: the problem has neither a gradient nor a Hessian and x is a "
@@ -171,8 +174,9 @@ def check_hessian(problem, x=None, v=None, plot=False, rng=None):
             f"euclidean_gradient=... to Problem (the Hessian is then a finite difference "
             f"of it) and, for an exact Hessian, euclidean_hessian=..."
         )
-    eps = finfo_eps(xp, x.dtype)
-    v = manifold.random_tangent_vector(x, rng=rng) if v is None else manifold.projection(x, v)
+    eps = point_eps(x)  # of the least precise factor of a product
+    v = (manifold.random_tangent_vector(x, rng=rng) if v is None
+         else manifold.projection(x, as_point(manifold, v, "v")))
     u = manifold.random_tangent_vector(x, rng=rng)
     finite_difference = not problem.has_hessian
     evaluation = problem.at(x)
@@ -304,15 +308,18 @@ def _taylor_curve(problem, x, v, f0, eps):
     """
     manifold = problem.manifold
     if eps > 1e-10:
-        xp = get_namespace(x)
-        wide = xp.complex128 if is_complex_dtype(xp, x.dtype) else xp.float64
+        xp = point_namespace(x)
+
+        def widen(a):  # each factor of a product to its own double precision
+            return xp.astype(a, xp.complex128 if is_complex_dtype(xp, a.dtype) else xp.float64)
+
         try:
-            x_wide = manifold.projection_onto_manifold(xp.astype(x, wide))
-            v_wide = manifold.projection(x_wide, xp.astype(v, wide))
+            x_wide = manifold.projection_onto_manifold(map_leaves(widen, x))
+            v_wide = manifold.projection(x_wide, map_leaves(widen, v))
             curve, move = _second_order_curve(manifold, x_wide, v_wide)
             f_wide = to_float(problem.cost(x_wide))
             if math.isfinite(f_wide) and math.isfinite(to_float(problem.cost(move(0.5)))):
-                return curve, f_wide, move, finfo_eps(xp, wide)
+                return curve, f_wide, move, finfo_eps(xp, xp.float64)
         except Exception:  # noqa: BLE001 - any failure: check in the problem's precision
             pass
     curve, move = _second_order_curve(manifold, x, v)

@@ -208,7 +208,11 @@ class Product(Manifold):
 
     def _xp(self, x):
         """The array namespace of a product point (NumPy sums are scalars, not arrays)."""
-        return get_namespace(*self._parts(x))
+        # the first array of the first factor, looking inside nested products
+        first = self._parts(x)[0]
+        while isinstance(first, (tuple, list)):
+            first = first[0]
+        return get_namespace(first)
 
     def _map(self, method, *args, names=("x",)):
         """ProductVector of ``M_i.method(a_i, b_i, ...)`` over the factors."""

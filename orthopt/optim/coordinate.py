@@ -74,7 +74,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..backend import finfo_eps, get_namespace
+from ..manifolds.points import point_eps
+from ..manifolds.product import Product
 from ..manifolds.stiefel import Stiefel
 from .givens_coordinates import (
     SIDES,
@@ -85,6 +86,7 @@ from .givens_coordinates import (
     rotate_rows_inplace,
     select_gauss_southwell,
 )
+from .product_coordinates import ProductCoordinateSpace, check_group_factors
 from .solver import Solver, SolverState, Step
 from .step_size import Armijo, Fixed, backtrack, rounding_level
 from .trig_polynomial import SAMPLE_ANGLES, fit_trig2, minimize_trig2, trig2
@@ -163,7 +165,9 @@ class GivensCoordinateDescent(Solver):
     Notes
     -----
     Works on real and complex Stiefel manifolds, SpecialOrthogonal (Givens
-    rotations keep det x = 1) and Unitary. ``res.history["step_size"]`` holds
+    rotations keep det x = 1) and Unitary, and on products of square groups
+    (SO(n), O(n), U(n) factors; a coordinate then rotates one factor, see
+    :mod:`orthopt.optim.product_coordinates`). ``res.history["step_size"]`` holds
     the norm of the round's generator √(Σ 2|ω_ij|² + Σ |ω_ii|²).
 
     Examples
@@ -232,6 +236,10 @@ class GivensCoordinateDescent(Solver):
     # -- coordinates -----------------------------------------------------------------
 
     def _space(self, manifold):
+        if isinstance(manifold, Product):
+            # the union of the factors' coordinates (orthopt.optim.product_coordinates)
+            check_group_factors(manifold, "GivensCoordinateDescent")
+            return ProductCoordinateSpace([self._space(m) for m in manifold.manifolds])
         if not isinstance(manifold, Stiefel):
             raise TypeError(f"GivensCoordinateDescent needs a Stiefel, SpecialOrthogonal or "
                             f"Unitary manifold, got {manifold!r}")
@@ -433,7 +441,7 @@ class GivensCoordinateDescent(Solver):
 
 
 def _eps(x):
-    return finfo_eps(get_namespace(x), x.dtype)
+    return point_eps(x)  # of the least precise factor of a product
 
 
 def _generator_norm(angles, coordinates):

@@ -20,6 +20,10 @@ Only rounding drift is repaired: an error above 100× the tolerance is not
 rounding but a broken step (a retraction that does not retract, a user
 callback that moved x), and repairing it would hide the bug; such a run
 ends with status "infeasible".
+
+On a :class:`~orthopt.manifolds.Product` the guard works factor by factor:
+each factor of orthonormal columns gets its own probe, tolerance and
+repair; flat factors (Euclidean) have nothing to keep and are skipped.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import math
 from ..backend import asarray_like, conj_transpose, get_namespace
 from ..linalg import newton_schulz_step
 from ..manifolds.orthonormal import OrthonormalColumns
+from ..manifolds.product import Product, ProductVector
 
 __all__ = ["FeasibilityGuard"]
 
@@ -39,11 +44,16 @@ class FeasibilityGuard:
     Parameters
     ----------
     manifold : Manifold
-    x : array, shape (..., n, p)
+    x : array, shape (..., n, p), or tuple of arrays (a product point)
         The start point (fixes the probe's dtype and device).
     rng : numpy.random.Generator
         Draws the probe vector.
     """
+
+    def __new__(cls, manifold, x, rng):
+        if cls is FeasibilityGuard and isinstance(manifold, Product):
+            return super().__new__(ProductFeasibilityGuard)
+        return super().__new__(cls)
 
     def __init__(self, manifold, x, rng):
         self.active = isinstance(manifold, OrthonormalColumns)
@@ -92,3 +102,39 @@ class FeasibilityGuard:
             if self.manifold.feasibility(x) <= self.tolerance:
                 break
         return x
+
+
+class ProductFeasibilityGuard(FeasibilityGuard):
+    """One :class:`FeasibilityGuard` per factor of a product (built by ``FeasibilityGuard``).
+
+    ``restore`` and ``restore_exactly`` return x itself when no factor
+    changed (the loop tests identity to know whether to re-evaluate), else a
+    new ProductVector with the repaired factors.
+    """
+
+    def __init__(self, manifold, x, rng):
+        self.guards = [FeasibilityGuard(m, a, rng) for m, a in zip(manifold.manifolds, x)]
+        self.active = any(g.active for g in self.guards)
+
+    @property
+    def n_restorations(self):
+        """Restorations summed over the factors."""
+        return sum(g.n_restorations for g in self.guards)
+
+    def residual(self, x):
+        """The largest probe residual over the orthonormal factors (0.0 when none)."""
+        return max((g.residual(a) for g, a in zip(self.guards, x) if g.active), default=0.0)
+
+    def restore(self, x):
+        return self._each(x, "restore")
+
+    def restore_exactly(self, x):
+        return self._each(x, "restore_exactly")
+
+    def _each(self, x, method):
+        if not self.active:
+            return x
+        parts = [getattr(g, method)(a) for g, a in zip(self.guards, x)]
+        if all(new is old for new, old in zip(parts, x)):
+            return x
+        return ProductVector(parts)

@@ -39,7 +39,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from ..backend import finfo_eps, get_namespace
+from ..manifolds.points import map_leaves, point_eps, point_namespace
+from ..manifolds.product import ProductVector
 from .solver import Solver, SolverState, Step, inner_float
 from .step_size import Armijo, StepSizeRule, StrongWolfe
 
@@ -160,10 +161,10 @@ class RiemannianLBFGS(Solver):
         q = grad
         alphas = []
         for i in reversed(range(len(rho))):
-            alpha = rho[i] * inner_float(manifold, x, s[i, ...], q)
-            q = q - alpha * y[i, ...]
+            alpha = rho[i] * inner_float(manifold, x, _pair(s, i), q)
+            q = q - alpha * _pair(y, i)
             alphas.append(alpha)
-        s_new, y_new = s[-1, ...], y[-1, ...]
+        s_new, y_new = _pair(s, -1), _pair(y, -1)
         y_norm2 = inner_float(manifold, x, y_new, y_new)
         gamma = inner_float(manifold, x, s_new, y_new) / y_norm2
         if not (gamma > 0.0 and math.isfinite(gamma)):
@@ -171,14 +172,14 @@ class RiemannianLBFGS(Solver):
             gamma = 1.0 / (rho[-1] * max(y_norm2, 1e-300))
         r = gamma * q
         for i, alpha in enumerate(reversed(alphas)):
-            beta = rho[i] * inner_float(manifold, x, y[i, ...], r)
-            r = r + (alpha - beta) * s[i, ...]
+            beta = rho[i] * inner_float(manifold, x, _pair(y, i), r)
+            r = r + (alpha - beta) * _pair(s, i)
         return -r
 
     def _update(self, manifold, current, new, step_vector, state):
         """Store (s, y) at the new iterate and carry the older pairs there."""
         x, x_new = current.x, new.x
-        xp = get_namespace(x_new)
+        xp = point_namespace(x_new)
         s = manifold.transport(x, x_new, step_vector)
         y = new.gradient - manifold.transport(x, x_new, current.gradient)
         if state.pairs:
@@ -188,16 +189,16 @@ class RiemannianLBFGS(Solver):
         sy = inner_float(manifold, x_new, s, y)
         s_norm = math.sqrt(max(inner_float(manifold, x_new, s, s), 0.0))
         y_norm = math.sqrt(max(inner_float(manifold, x_new, y, y), 0.0))
-        eps = finfo_eps(xp, x_new.dtype)
+        eps = point_eps(x_new)  # of the least precise factor of a product
         if not (sy > eps * s_norm * y_norm and math.isfinite(sy)):
             state.skipped += 1
             return
         keep = min(state.pairs, self.memory - 1)
         if keep == 0:
-            state.s, state.y, state.rho = s[None, ...], y[None, ...], [1.0 / sy]
+            state.s, state.y, state.rho = _stacked(s), _stacked(y), [1.0 / sy]
             return
-        state.s = xp.concat([state.s[state.pairs - keep:, ...], s[None, ...]], axis=0)
-        state.y = xp.concat([state.y[state.pairs - keep:, ...], y[None, ...]], axis=0)
+        state.s = _append(xp, state.s, state.pairs - keep, s)
+        state.y = _append(xp, state.y, state.pairs - keep, y)
         state.rho = state.rho[state.pairs - keep:] + [1.0 / sy]
 
     def _step(self, manifold, x, euclidean_gradient, state):
@@ -206,3 +207,23 @@ class RiemannianLBFGS(Solver):
             "mix noise into the Hessian approximation. For minibatch training use "
             "RiemannianSGD(lr=..., momentum=0.9) or RiemannianRMSprop"
         )
+
+
+# The pairs are stored stacked along a new leading axis (one batched transport
+# carries them all); on a product, each factor keeps its own stack.
+
+def _pair(stack, i):
+    """Pair i of a stack (of each factor's stack on a product)."""
+    return map_leaves(lambda a: a[i, ...], stack)
+
+
+def _stacked(v):
+    """A stack of one pair."""
+    return map_leaves(lambda a: a[None, ...], v)
+
+
+def _append(xp, stack, first, v):
+    """stack[first:] with v appended, factor by factor."""
+    if isinstance(stack, tuple):
+        return ProductVector(_append(xp, part, first, w) for part, w in zip(stack, v))
+    return xp.concat([stack[first:, ...], v[None, ...]], axis=0)

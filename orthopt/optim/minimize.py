@@ -5,7 +5,10 @@
 The manifold is inferred from ``x0`` when not given: a real tall matrix lives
 on Stiefel(n, p); a real square matrix with det > 0 on SO(n) (det < 0: the
 orthogonal group Stiefel(n, n)); a complex square matrix on U(n); a complex
-tall matrix on the complex Stiefel manifold.
+tall matrix on the complex Stiefel manifold. A tuple (or list) of such
+matrices, ``x0 = (U0, V0)``, lives on the :class:`~orthopt.manifolds.Product`
+of their manifolds; a product with other factors (a free ``Euclidean``
+factor, a Grassmann factor) must be named: ``manifold=Product([...])``.
 """
 
 from __future__ import annotations
@@ -17,8 +20,9 @@ import inspect
 import numpy as np
 
 from ..backend import get_namespace, is_complex_dtype, to_float
-from ..manifolds import SpecialOrthogonal, Stiefel, Unitary
+from ..manifolds import Product, SpecialOrthogonal, Stiefel, Unitary
 from ..manifolds.base import Manifold
+from ..manifolds.points import as_point, is_product_point
 from .problem import Problem
 
 __all__ = ["minimize", "infer_manifold", "METHODS", "DEFAULT_METHOD"]
@@ -43,10 +47,15 @@ def infer_manifold(x, retraction=None):
 
     Parameters
     ----------
-    x : array, shape (n, p)
+    x : array, shape (n, p), or tuple of such arrays
+        A tuple gives the Product of the factors' manifolds; each factor must
+        have orthonormal columns (else the error names it and asks for
+        ``manifold=Product([...])``).
     retraction : str, optional
         Retraction of the returned manifold (its default when omitted).
     """
+    if _is_tuple_of_arrays(x):
+        return _infer_product(x, retraction)
     if getattr(x, "ndim", None) != 2:
         raise ValueError(
             f"x0 must be a 2-D array (an n×p matrix), got shape {getattr(x, 'shape', None)}; "
@@ -67,6 +76,48 @@ def infer_manifold(x, retraction=None):
     return Stiefel(n, p, **kwargs)
 
 
+def _infer_product(x, retraction):
+    """Product of the inferred factors of a tuple x, or an error naming the factor that has none."""
+    factors = []
+    for i, a in enumerate(x):
+        shape = tuple(getattr(a, "shape", ()))
+        m = None
+        if len(shape) == 2 and shape[1] <= shape[0]:
+            m = infer_manifold(a, retraction)
+            error = m.feasibility(a)
+            reason = f"‖xᴴx − I‖ = {error:.1e}"
+            if error > m.default_atol(a.dtype, get_namespace(a)):
+                m = None
+        else:
+            reason = "not an n×p matrix with p ≤ n"
+        if m is None:
+            raise ValueError(
+                f"factor {i} of x0 (shape {shape}) is not a matrix with orthonormal columns "
+                f"({reason}), so its manifold cannot be inferred; pass manifold=Product([...]) "
+                f"naming every factor (Euclidean(*shape) for an unconstrained one)"
+            )
+        factors.append(m)
+    return Product(factors)
+
+
+def _is_tuple_of_arrays(x):
+    """A product point: a tuple/list of arrays (or of such tuples), not a nested list of numbers."""
+    return is_product_point(x) and len(x) > 0 and all(
+        getattr(a, "ndim", 0) >= 1 or _is_tuple_of_arrays(a) for a in x)
+
+
+def _as_float_arrays(x0):
+    """Nested lists → NumPy arrays and integer arrays → float64 (as SciPy), factor by factor."""
+    if _is_tuple_of_arrays(x0):
+        return type(x0)(_as_float_arrays(a) for a in x0) if isinstance(x0, tuple) else \
+            [_as_float_arrays(a) for a in x0]
+    if not hasattr(x0, "shape"):  # a nested list, as SciPy accepts
+        x0 = np.asarray(x0)
+    if isinstance(x0, np.ndarray) and x0.dtype.kind in "biu":
+        x0 = x0.astype(np.float64)  # integer entries: a float64 start, like SciPy
+    return x0
+
+
 #: the method of ``minimize(cost, x0)``: trust regions solved all 78 runs of the textbook
 #: suite with default options (L-BFGS 77, CG 73, RGD-BB 72, Armijo RGD 60) and stayed
 #: within 1.5× of pymanopt's best method on every problem of benchmarks/solvers.py
@@ -82,9 +133,12 @@ def minimize(cost, x0, method=None, jac=None, manifold=None, options=None, callb
     ----------
     cost : callable
         ``cost(x) -> float``; with ``jac=True``, ``cost(x) -> (float, gradient)``.
-    x0 : array, shape (n, p)
+    x0 : array, shape (n, p), or tuple of arrays
         Starting point (must satisfy x0ᴴx0 = I). A nested list becomes a NumPy
-        array and integer entries become float64, as in SciPy.
+        array and integer entries become float64, as in SciPy. On a
+        ``Product([M1, M2, ...])``: a tuple or list with one array per factor,
+        ``(U0, V0)``; without ``manifold``, a tuple of matrices with
+        orthonormal columns gives the product of their inferred manifolds.
     method : str, optional
         One of :data:`METHODS`; default :data:`DEFAULT_METHOD`, ``"trust-regions"``,
         the most robust on generic problems by our measurement (every problem of
@@ -107,9 +161,10 @@ def minimize(cost, x0, method=None, jac=None, manifold=None, options=None, callb
         "projunn-t"      projUNN-T (exponential of a rank-k tangent step), O(n)/U(n)
         ===============  ==========================================================
     jac : None, callable or True
-        None: autograd differentiates ``cost`` (NumPy only); a callable
-        returning the Euclidean gradient ∇f(x) of shape (n, p); True: ``cost``
-        returns (f, ∇f).
+        None: autograd differentiates ``cost`` (NumPy only; on a product the
+        cost receives a tuple); a callable returning the Euclidean gradient
+        ∇f(x) of shape (n, p) — on a product a tuple (∂f/∂x₁, ∂f/∂x₂, ...);
+        True: ``cost`` returns (f, ∇f).
     manifold : Manifold, optional
         Defaults to :func:`infer_manifold` (x0).
     options : dict, optional
@@ -172,35 +227,28 @@ def minimize(cost, x0, method=None, jac=None, manifold=None, options=None, callb
         raise ValueError(
             f"unknown method {method!r}; valid: {', '.join(repr(m) for m in sorted(METHODS))}"
         )
-    if batched:
-        from .dask_support import is_dask_array, minimize_dask
-
-        dask_args = [arg for arg in args if is_dask_array(arg)]
-        if dask_args and not is_dask_array(x0) and hasattr(x0, "shape"):
-            import dask.array as da  # per-problem data on dask: x0 follows their chunks
-
-            x0 = da.from_array(x0, chunks=(dask_args[0].chunks[0],) + tuple(x0.shape[1:]))
-        if is_dask_array(x0):
-            return minimize_dask(cost, x0, method=method, jac=jac, manifold=manifold,
-                                 options=options, rng=rng, args=args, hess=hess)
-        if isinstance(x0, (list, tuple)):
-            from .batched import check_batch_start
-
-            x0 = check_batch_start(Problem(manifold or _any_manifold(x0[0]), cost,
-                                           batch_shape=(len(x0),)), list(x0), None)
-    if not hasattr(x0, "shape"):  # a nested list, as SciPy accepts
-        x0 = np.asarray(x0)
-    if isinstance(x0, np.ndarray) and x0.dtype.kind in "biu":
-        x0 = x0.astype(np.float64)  # integer entries: a float64 start, like SciPy
-    batch = {}
-    if batched:
-        batch = _batch_options(x0, method, args)
-    elif args != ():
-        batch = {"args": args}
-    if manifold is None:
-        manifold = infer_manifold(x0[0] if batched else x0)
-    elif not isinstance(manifold, Manifold):
+    if manifold is not None and not isinstance(manifold, Manifold):
         raise TypeError(f"manifold must be an orthopt manifold, got {type(manifold).__name__}")
+    if batched:
+        x0, manifold, batch = _batch_start(cost, x0, method, manifold, jac, options, rng, args,
+                                           hess)
+        if batch is None:  # dask: solved chunk by chunk
+            return x0
+    else:
+        if isinstance(manifold, Product) or (manifold is None and _is_tuple_of_arrays(x0)):
+            x0 = _as_float_arrays(x0)  # one point per factor
+        elif _is_tuple_of_arrays(x0) and len({tuple(getattr(a, "shape", ())) for a in x0}) > 1:
+            raise TypeError(
+                f"x0 is a {type(x0).__name__} of {len(x0)} arrays of different shapes but manifold "
+                f"is {manifold!r}; for one point per factor pass manifold=Product([...]) with one "
+                f"manifold per array"
+            )
+        else:  # one array, a nested list, or a list of equal arrays (a stack, as NumPy reads it)
+            x0 = _as_float_arrays(np.asarray(x0) if not hasattr(x0, "shape") else x0)
+        if manifold is None:
+            manifold = infer_manifold(x0)
+        x0 = as_point(manifold, x0, "x0")  # (U0, V0) or [U0, V0] on a Product: a ProductVector
+        batch = {"args": args} if args != () else {}
     if hess is not None:
         if not callable(hess):
             raise TypeError(f"hess must be a callable hess(x, v), got {type(hess).__name__}")
@@ -227,6 +275,31 @@ def minimize(cost, x0, method=None, jac=None, manifold=None, options=None, callb
 
 def _any_manifold(point):
     return infer_manifold(np.asarray(point) if not hasattr(point, "shape") else point)
+
+
+def _batch_start(cost, x0, method, manifold, jac, options, rng, args, hess):
+    """(x0, manifold, Problem keywords) of minimize(..., batched=True); a dask x0 is solved
+    here, chunk by chunk, and comes back as (result, None, None)."""
+    from .dask_support import is_dask_array, minimize_dask
+
+    dask_args = [arg for arg in args if is_dask_array(arg)]
+    if dask_args and not is_dask_array(x0) and hasattr(x0, "shape"):
+        import dask.array as da  # per-problem data on dask: x0 follows their chunks
+
+        x0 = da.from_array(x0, chunks=(dask_args[0].chunks[0],) + tuple(x0.shape[1:]))
+    if is_dask_array(x0):
+        return minimize_dask(cost, x0, method=method, jac=jac, manifold=manifold,
+                             options=options, rng=rng, args=args, hess=hess), None, None
+    if isinstance(x0, (list, tuple)):
+        from .batched import check_batch_start
+
+        x0 = check_batch_start(Problem(manifold or _any_manifold(x0[0]), cost,
+                                       batch_shape=(len(x0),)), list(x0), None)
+    x0 = _as_float_arrays(np.asarray(x0) if not hasattr(x0, "shape") else x0)
+    batch = _batch_options(x0, method, args)
+    if manifold is None:
+        manifold = infer_manifold(x0[0])
+    return x0, manifold, batch
 
 
 def _batch_options(x0, method, args):

@@ -7,6 +7,11 @@ projection onto the tangent space (see :mod:`orthopt.manifolds.base`).
 
 Without a gradient, NumPy costs are differentiated by autograd (write them
 with ``import autograd.numpy as np``).
+
+On a :class:`~orthopt.manifolds.Product` a point is a tuple (x₁, …, x_m) and
+the Euclidean gradient the tuple of blocks (∂f/∂x₁, …, ∂f/∂x_m), each with
+its factor's shape and dtype (complex blocks in the same convention); the
+cost receives the tuple, and autograd differentiates it factor by factor.
 """
 
 from __future__ import annotations
@@ -16,8 +21,10 @@ import numbers
 
 import numpy as np
 
-from ..backend import finfo_eps, get_namespace, is_complex_dtype, is_numpy, to_float
+from ..backend import get_namespace, is_complex_dtype, is_numpy, to_float
 from ..manifolds.base import Manifold
+from ..manifolds.points import check_like, is_product_point, leaves, point_eps, point_namespace
+from ..manifolds.product import ProductVector
 
 __all__ = ["Problem", "Evaluation"]
 
@@ -30,9 +37,12 @@ class Problem:
     manifold : Manifold
         Where x lives (Stiefel, SpecialOrthogonal, Unitary).
     cost : callable
-        ``cost(x) -> real scalar`` for x of shape (n, p).
+        ``cost(x) -> real scalar`` for x of shape (n, p) (a tuple of arrays on a
+        Product).
     euclidean_gradient : callable, optional
-        ``euclidean_gradient(x) -> array (n, p)``, ∇f(x) in the ambient space.
+        ``euclidean_gradient(x) -> array (n, p)``, ∇f(x) in the ambient space; on
+        a Product a tuple with one block per factor (a wrong block is named in
+        the error).
     cost_and_gradient : callable, optional
         ``cost_and_gradient(x) -> (f, ∇f(x))``, when both share work.
     euclidean_hessian : callable, optional
@@ -141,9 +151,7 @@ class Problem:
         """∇f(x), shape (n, p), dtype of x (without the cost when a gradient function was given)."""
         if self._euclidean_gradient is not None:
             self.n_gradient_evaluations += 1
-            g = self._euclidean_gradient(x)
-            _check_gradient_shape(g, x)
-            return g
+            return _check_gradient_shape(self._euclidean_gradient(x), x)
         return self.cost_and_euclidean_gradient(x)[1]
 
     def cost_and_euclidean_gradient(self, x):
@@ -156,9 +164,7 @@ class Problem:
             f, g = self._cost(x), self._euclidean_gradient(x)
         else:
             f, g = self._autograd_value_and_grad(x)
-        f = _check_scalar(f, "cost")
-        _check_gradient_shape(g, x)
-        return f, g
+        return _check_scalar(f, "cost"), _check_gradient_shape(g, x)
 
     def riemannian_gradient(self, x):
         """grad f(x) = P_x(∇f(x)), tangent at x."""
@@ -181,9 +187,7 @@ class Problem:
         """
         self.n_hessian_evaluations += 1
         if self._euclidean_hessian is not None:
-            h = self._euclidean_hessian(x, v)
-            _check_hessian_value(h, x)
-            return h
+            return _check_hessian_value(self._euclidean_hessian(x, v), x)
         if not self.has_gradient:
             return self._autograd_hessian_vector_product(x, v)
         return self._finite_difference_hessian(x, v)
@@ -195,19 +199,15 @@ class Problem:
     # -- automatic differentiation -------------------------------------------------
 
     def _autograd_value_and_grad(self, x):
-        xp = get_namespace(x)
-        if not is_numpy(xp):
-            raise TypeError(
-                f"Problem has no gradient and x is a {xp.__name__} array: autograd only "
-                f"differentiates NumPy code. Pass euclidean_gradient=... or "
-                f"cost_and_gradient=... to Problem (or minimize(..., jac=...))"
-            )
+        _require_numpy(x, "pass euclidean_gradient=... or cost_and_gradient=... to Problem "
+                          "(or minimize(..., jac=...))")
         if self._autograd is None:
             import autograd
 
             self._autograd = autograd.value_and_grad(self._cost)
         try:
-            f, g = self._autograd(x)
+            # autograd knows arrays and plain tuples, not ProductVector
+            f, g = self._autograd(_plain_tuples(x))
         except (TypeError, ValueError, AttributeError) as exc:
             if "ArrayBox" in str(exc) or "ArrayVSpace" in str(exc):
                 raise TypeError(
@@ -216,12 +216,7 @@ class Problem:
                     f"euclidean_gradient=...; autograd said: {exc}"
                 ) from exc
             raise
-        g = np.asarray(g)
-        if np.iscomplexobj(g):
-            # autograd returns ∂f/∂Re − i ∂f/∂Im; orthopt uses ∂f/∂Re + i ∂f/∂Im
-            g = np.conj(g)
-        return f, g.astype(x.dtype, copy=False)
-
+        return f, _from_autograd(g, x)
 
     def _autograd_hessian_vector_product(self, x, v):
         """∇²f(x)[v] by reverse-over-reverse autograd.
@@ -231,37 +226,35 @@ class Problem:
         real Hessian of f is symmetric. autograd returns the conjugate of
         orthopt's convention for complex arrays, hence the two conjugations.
         """
-        xp = get_namespace(x)
-        if not is_numpy(xp):
-            raise TypeError(
-                f"Problem has no gradient and x is a {xp.__name__} array: autograd only "
-                f"differentiates NumPy code; pass euclidean_gradient=... (and optionally "
-                f"euclidean_hessian=...)"
-            )
+        _require_numpy(x, "pass euclidean_gradient=... (and optionally euclidean_hessian=...)")
         if self._autograd_hvp is None:
             import autograd
             import autograd.numpy as anp
 
             gradient = autograd.grad(self._cost)
 
+            def paired(g, w):
+                # Re⟨G, w⟩, summed over the factors of a product; w is a plain (nested)
+                # tuple, g autograd's boxed sequence of the same structure, indexed alike
+                if isinstance(w, tuple):
+                    return sum(paired(g[i], w[i]) for i in range(len(w)))
+                return anp.real(anp.sum(g * w))
+
             def directional(y, w):
-                return anp.real(anp.sum(gradient(y) * w))
+                return paired(gradient(y), w)
 
             self._autograd_hvp = autograd.grad(directional)
-        h = np.asarray(self._autograd_hvp(x, v))
-        if np.iscomplexobj(h):
-            h = np.conj(h)
-        return h.astype(x.dtype, copy=False)
+        return _from_autograd(self._autograd_hvp(_plain_tuples(x), _plain_tuples(v)), x)
 
     def _finite_difference_hessian(self, x, v):
         """(∇f(x + tv) − ∇f(x − tv)) / 2t, t = eps^{1/3}/‖v‖: two gradients, no cost."""
-        xp = get_namespace(x, v)
-        norm_v = to_float(xp.sqrt(xp.sum(xp.abs(v) ** 2)))
+        xp = point_namespace(x)
+        norm_v = math.sqrt(sum(to_float(xp.sum(xp.abs(a) ** 2)) for a in leaves(v)))
         if norm_v == 0.0:
-            return xp.zeros_like(x)
+            return _zeros_like(xp, x)
         # the truncation error O(t²) and the rounding error O(eps/t) balance at
-        # t ~ eps^{1/3}: relative accuracy about eps^{2/3}
-        t = finfo_eps(xp, x.dtype) ** (1.0 / 3.0) / norm_v
+        # t ~ eps^{1/3}: relative accuracy about eps^{2/3} (of the least precise factor)
+        t = point_eps(x) ** (1.0 / 3.0) / norm_v
         g_plus = self._gradient_only(x + t * v)
         g_minus = self._gradient_only(x - t * v)
         return (g_plus - g_minus) / (2.0 * t)
@@ -271,9 +264,43 @@ class Problem:
         if self._euclidean_gradient is None:
             return self.euclidean_gradient(x)
         self.n_gradient_evaluations += 1
-        g = self._euclidean_gradient(x)
-        _check_gradient_shape(g, x)
-        return g
+        return _check_gradient_shape(self._euclidean_gradient(x), x)
+
+
+def _require_numpy(x, advice):
+    """autograd differentiates NumPy code only: a clear error for any other array library."""
+    xp = point_namespace(x)
+    if not is_numpy(xp):
+        raise TypeError(
+            f"Problem has no gradient and x is a {xp.__name__} array: autograd only "
+            f"differentiates NumPy code. {advice[0].upper()}{advice[1:]}"
+        )
+
+
+def _plain_tuples(x):
+    """x with every ProductVector (nested ones too) as a plain tuple, which autograd accepts."""
+    return tuple(_plain_tuples(a) for a in x) if is_product_point(x) else x
+
+
+def _from_autograd(g, x):
+    """autograd's gradient in orthopt's convention, shaped like x.
+
+    autograd returns ∂f/∂Re − i ∂f/∂Im for complex arrays, orthopt uses
+    ∂f/∂Re + i ∂f/∂Im: conjugate complex parts. Each part gets its factor's
+    dtype (autograd may promote float32 to float64); tuples become ProductVector.
+    """
+    if is_product_point(x):
+        return ProductVector(_from_autograd(part, a) for part, a in zip(g, x))
+    g = np.asarray(g)
+    if np.iscomplexobj(g):
+        g = np.conj(g)
+    return g.astype(x.dtype, copy=False)
+
+
+def _zeros_like(xp, x):
+    if is_product_point(x):
+        return ProductVector(_zeros_like(xp, a) for a in x)
+    return xp.zeros_like(x)
 
 
 class Evaluation:
@@ -383,7 +410,7 @@ class Evaluation:
         v : array, shape of x
             A tangent vector at x.
         """
-        _check_same_shape_as_point(v, self.x)
+        v = check_like(v, self.x, "the tangent vector")
         h = self.problem.euclidean_hessian(self.x, v)
         return self.problem.manifold.euclidean_to_riemannian_hessian(
             self.x, self.euclidean_gradient, h, v)
@@ -403,27 +430,9 @@ def _bind(function, args):
     return lambda *leading: function(*leading, *args)
 
 
-def _check_same_shape_as_point(v, x):
-    if tuple(getattr(v, "shape", ())) != tuple(x.shape):
-        raise ValueError(
-            f"the tangent vector has shape {tuple(getattr(v, 'shape', ()))} but x has shape "
-            f"{tuple(x.shape)}"
-        )
-
-
 def _check_hessian_value(h, x):
-    """A user Hessian-vector product must have the shape and field of x."""
-    if tuple(getattr(h, "shape", ())) != tuple(x.shape):
-        raise ValueError(
-            f"euclidean_hessian returned shape {tuple(getattr(h, 'shape', ()))} but x has shape "
-            f"{tuple(x.shape)}; it must return ∇²f(x)[v], an array with the shape of x"
-        )
-    xp = get_namespace(x)
-    if is_complex_dtype(xp, h.dtype) and not is_complex_dtype(xp, x.dtype):
-        raise ValueError(
-            f"euclidean_hessian returned a complex array ({h.dtype}) for a real x ({x.dtype}); "
-            f"return a real array (the Hessian of a cost of real matrices is real)"
-        )
+    """A user Hessian-vector product must have the shape and field of x (factor by factor)."""
+    return check_like(h, x, "euclidean_hessian's value ∇²f(x)[v]")
 
 
 def _check_scalar(f, what):
@@ -463,15 +472,5 @@ def _unpack_cost_and_gradient(value):
 
 
 def _check_gradient_shape(g, x):
-    if tuple(getattr(g, "shape", ())) != tuple(x.shape):
-        raise ValueError(
-            f"the Euclidean gradient has shape {tuple(getattr(g, 'shape', ()))} but x has "
-            f"shape {tuple(x.shape)}; the gradient must have the shape of x"
-        )
-    xp = get_namespace(x)
-    if is_complex_dtype(xp, g.dtype) and not is_complex_dtype(xp, x.dtype):
-        raise ValueError(
-            f"the Euclidean gradient is complex ({g.dtype}) but x is real ({x.dtype}): a real "
-            f"manifold needs a real gradient (take its real part if the imaginary part is "
-            f"rounding, or use a complex manifold such as Unitary / Stiefel(field='complex'))"
-        )
+    """The Euclidean gradient with the structure of x: shapes (and field) factor by factor."""
+    return check_like(g, x, "the Euclidean gradient")

@@ -83,7 +83,9 @@ from ..backend import (
     to_float,
 )
 from ..linalg import newton_schulz_step
+from ..manifolds.product import Product, ProductVector
 from ..manifolds.stiefel import Stiefel
+from .product_coordinates import check_group_factors
 from .rgd import make_step_rule
 from .solver import Solver, SolverState, Step, inner_float
 from .step_size import Armijo
@@ -556,6 +558,9 @@ class ProjUNN(Solver):
         return to_float(xp.linalg.det(small)) > 0
 
     def _check_manifold(self, manifold):
+        if isinstance(manifold, Product):
+            check_group_factors(manifold, "ProjUNN")
+            return
         if not isinstance(manifold, Stiefel) or manifold.p != manifold.n:
             raise TypeError(
                 f"ProjUNN acts on square orthogonal / unitary matrices (Stiefel(n, n), "
@@ -570,35 +575,46 @@ class ProjUNN(Solver):
 
     def _iterate(self, problem, current, state):
         x = current.x
-        xp = get_namespace(x)
-        # the sketch is drawn once per iteration; the search moves along it
-        a, b = self._approximate(self._step_operator(x, current.euclidean_gradient, 1.0),
-                                 state.rng)
-        # φ'(0) = ⟨grad, abᴴ⟩ = Re⟨grad·b, a⟩, O(kN²)
-        slope = to_float(xp.real(xp.sum(xp.conj(current.gradient @ b) * a)))
-        if slope > 0:
-            b, slope = -b, -slope   # the opposite sketch descends
+        # on a product every factor draws its own sketch a_f b_fᴴ and the search moves
+        # along all of them at once (one η); a single matrix is the one-factor case
+        parts = _factors(x)
+        sketches, slope = [], 0.0
+        for u, egrad, grad in zip(parts, _factors(current.euclidean_gradient),
+                                  _factors(current.gradient)):
+            xp = get_namespace(u)
+            # the sketch is drawn once per iteration; the search moves along it
+            a, b = self._approximate(self._step_operator(u, egrad, 1.0), state.rng)
+            # φ'(0) = ⟨grad, abᴴ⟩ = Re⟨grad·b, a⟩, O(kN²)
+            own = to_float(xp.real(xp.sum(xp.conj(grad @ b) * a)))
+            if own > 0:
+                b, own = -b, -own   # the opposite sketch descends
+            sketches.append((a, b))
+            slope += own
         if not slope < 0:
             # a sketch orthogonal to the gradient: draw another one next iteration
             return Step(current, 0.0, accepted=False)
-        direction = a @ conj_transpose(b)
+        direction = _like(x, [a @ conj_transpose(b) for a, b in sketches])
         unit_length = math.sqrt(max(inner_float(problem.manifold, x, direction, direction), 0.0))
         memory = state.step_memory
         growth = getattr(self.step_rule, "growth", None)
         if growth is not None and memory.step is not None:
             # the first trial, growth × the last η, stays within max_step
             memory.step = min(memory.step, self.max_step / (growth * unit_length))
-        a_tilde = _adjoint_times(x, a) if self.variant == "D" else None
+        a_tildes = [_adjoint_times(u, a) if self.variant == "D" else None
+                    for u, (a, _) in zip(parts, sketches)]
 
         def curve(eta):
             if eta * unit_length > self.max_step * (1 + 1e-12):
                 return None
-            if a_tilde is not None and not self._keeps_component(eta * a_tilde, b):
-                return None   # the polar factor would leave U's component (SO(n))
-            x_new = self._project(x, eta * a, b)
-            if self._restore_due(x_new, state.step + 1):
-                x_new = newton_schulz_step(x_new)
-            return x_new
+            moved = []
+            for u, (a, b), a_tilde in zip(parts, sketches, a_tildes):
+                if a_tilde is not None and not self._keeps_component(eta * a_tilde, b):
+                    return None   # the polar factor would leave U's component (SO(n))
+                u_new = self._project(u, eta * a, b)
+                if self._restore_due(u_new, state.step + 1):
+                    u_new = newton_schulz_step(u_new)
+                moved.append(u_new)
+            return _like(x, moved)
 
         search = self.step_rule.search(problem, current, direction, slope, memory, curve=curve)
         if search.status == "line_search_failed" and search.at_precision_limit:
@@ -611,7 +627,9 @@ class ProjUNN(Solver):
             # the precision limit only when the sketch points along the gradient: a
             # Euclidean or column sketch can be almost all normal part (seen on Brockett
             # SO(6): ‖P_U(abᴴ)‖ = 1e-6‖abᴴ‖ with ‖grad‖ = 2.9, far from the optimum)
-            cosine = -slope / max(current.grad_norm * _tangent_norm(x, a, b, a_tilde), 1e-300)
+            tangent = math.sqrt(sum(_tangent_norm(u, a, b, a_tilde) ** 2 for u, (a, b), a_tilde
+                                    in zip(parts, sketches, a_tildes)))
+            cosine = -slope / max(current.grad_norm * tangent, 1e-300)
             return Step.failed(current, "precision_limit" if cosine >= 0.1
                                else "line_search_failed")
         step = Step.from_search(current, search, unit_length, slope)
@@ -638,9 +656,22 @@ class ProjUNN(Solver):
         if self.lr is None:
             raise ValueError("step() needs a learning rate: construct ProjUNN(lr=...)")
         self._check_manifold(manifold)
-        a, b = self._approximate(self._step_operator(x, euclidean_gradient, self.lr), state.rng)
         state.step += 1
-        x_new = self._project(x, a, b)
-        if self._restore_due(x_new, state.step):
-            x_new = newton_schulz_step(x_new)
-        return x_new, state
+        moved = []
+        for u, egrad in zip(_factors(x), _factors(euclidean_gradient)):  # each factor its own
+            a, b = self._approximate(self._step_operator(u, egrad, self.lr), state.rng)
+            u_new = self._project(u, a, b)
+            if self._restore_due(u_new, state.step):
+                u_new = newton_schulz_step(u_new)
+            moved.append(u_new)
+        return _like(x, moved), state
+
+
+def _factors(x):
+    """The matrices of a point: its factors on a product, else (x,)."""
+    return tuple(x) if isinstance(x, tuple) else (x,)
+
+
+def _like(x, parts):
+    """parts shaped as x: a ProductVector on a product, else the one matrix."""
+    return ProductVector(parts) if isinstance(x, tuple) else parts[0]

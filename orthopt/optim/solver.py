@@ -54,9 +54,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..backend import default_rng, finfo_eps, get_namespace, to_float
+from ..backend import default_rng, get_namespace, to_float
 from ..manifolds.base import Manifold
 from .._threads import blas_threads
+from ..manifolds.points import (as_point, check_like, is_product_point, leaves, point_dtype,
+                                point_eps)
+from ..manifolds.product import Product
 from .feasibility import FeasibilityGuard
 from .problem import Evaluation, Problem
 from .result import STATUS_MESSAGES, SUCCESS_STATUSES, OptimizeResult, make_history
@@ -87,9 +90,12 @@ def inner_float(manifold, x, u, v):
     argument), which skips the namespace dispatch of
     :meth:`Manifold.inner_product` — solvers call it about ten times per
     iteration, and on problems of a few thousand unknowns that dispatch costs
-    as much as the arithmetic. Other arrays and metrics go through the
-    manifold (and one host sync).
+    as much as the arithmetic. A product sums its factors' values, each
+    taking the same route. Other arrays and metrics go through the manifold
+    (and one host sync).
     """
+    if type(manifold) is Product and is_product_point(u):
+        return sum(inner_float(m, a, b, c) for m, a, b, c in zip(manifold.manifolds, x, u, v))
     if (type(u) is np.ndarray and type(v) is np.ndarray
             and type(manifold).inner_product is _EMBEDDED_INNER_PRODUCT):
         return float(np.vdot(u, v).real)
@@ -332,12 +338,9 @@ class Solver:
         >>> round(float(np.trace(x.T @ A @ x)), 6)
         9.0
         """
-        if tuple(getattr(euclidean_gradient, "shape", ())) != tuple(getattr(x, "shape", ())):
-            raise ValueError(
-                f"euclidean_gradient has shape {tuple(getattr(euclidean_gradient, 'shape', ()))} "
-                f"but x has shape {tuple(getattr(x, 'shape', ()))}; pass ∂f/∂x with the shape of x"
-            )
         manifold = self._step_manifold(x)
+        x = as_point(manifold, x)
+        euclidean_gradient = check_like(euclidean_gradient, x, "euclidean_gradient")
         if state is None:
             state = self._init_state(manifold, x, default_rng(None))
         return self._step(manifold, x, euclidean_gradient, state)
@@ -347,7 +350,9 @@ class Solver:
         if self.manifold is not None:
             return self.manifold
         cached = self._inferred_manifold
-        if cached is None or cached.point_shape != tuple(x.shape[-2:]):
+        shape = (tuple(getattr(a, "shape", ())[-2:] for a in x) if is_product_point(x)
+                 else tuple(x.shape[-2:]))
+        if cached is None or cached.point_shape != shape:
             from .minimize import infer_manifold
 
             cached = self._inferred_manifold = infer_manifold(x)
@@ -391,6 +396,7 @@ class Solver:
             run = lambda *arguments: run_batched(self, *arguments)  # noqa: E731
         elif x0 is None:
             x0 = manifold.random_point(rng=rng)
+        x0 = as_point(manifold, x0, "x0")  # a list or tuple for a Product: a ProductVector
         manifold.check_point(x0)
         with blas_threads(self._threads_for(x0)):
             return run(problem, x0, callback, rng)
@@ -399,7 +405,7 @@ class Solver:
         """The BLAS thread limit of a run from x0 (see ``blas_threads``)."""
         if self.blas_threads != "auto":
             return self.blas_threads
-        size = sum(math.prod(part.shape) for part in (x0 if isinstance(x0, tuple) else (x0,)))
+        size = sum(math.prod(part.shape) for part in leaves(x0))  # every factor, nested too
         return 1 if size <= AUTO_SINGLE_THREAD_ENTRIES else None
 
     def _run(self, problem, x0, callback, rng):
@@ -409,7 +415,7 @@ class Solver:
         counters0 = (problem.n_cost_evaluations, problem.n_gradient_evaluations,
                      problem.n_hessian_evaluations)
         start_time = time.perf_counter()
-        eps = float(finfo_eps(get_namespace(x0), x0.dtype))
+        eps = point_eps(x0)  # of the least precise factor of a product
         guard = FeasibilityGuard(manifold, x0, rng)
 
         current = problem.at(x0)
@@ -504,7 +510,7 @@ class Solver:
                 current = problem.at(restored)
                 x, cost = restored, current.cost
                 grad_norm = current.grad_norm
-            if manifold.feasibility(x) > manifold.default_atol(x.dtype, get_namespace(x)):
+            if _off_manifold(manifold, x):
                 # never report success on a point off the manifold
                 status, fired = "infeasible", None
         progress.time = time.perf_counter() - start_time
@@ -528,6 +534,13 @@ class Solver:
             stopping=fired,
             history=make_history(records),
         )
+
+
+def _off_manifold(manifold, x):
+    """Whether x fails its manifold's feasibility tolerance (each factor its own, for a product)."""
+    if isinstance(manifold, Product):
+        return any(_off_manifold(m, a) for m, a in zip(manifold.manifolds, x))
+    return manifold.feasibility(x) > manifold.default_atol(x.dtype, get_namespace(x))
 
 
 def _gradient_fell(progress, eps):
@@ -565,8 +578,8 @@ def _message(status, x):
     """The status message, with advice where the status has a usual cause."""
     message = STATUS_MESSAGES[status]
     if status == "line_search_failed":
-        eps = finfo_eps(get_namespace(x), x.dtype)
-        message += (f". Near a minimizer this is the precision limit: {x.dtype} resolves "
+        eps, dtype = point_eps(x), point_dtype(x)
+        message += (f". Near a minimizer this is the precision limit: {dtype} resolves "
                     f"relative cost changes of about {10 * eps:.0e}; loosen gradient_tolerance "
                     f"or relative_gradient_tolerance"
                     + (", or solve in float64" if eps > 1e-10 else "")

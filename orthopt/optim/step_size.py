@@ -59,7 +59,7 @@ import math
 import numbers
 from dataclasses import dataclass
 
-from ..backend import finfo_eps, get_namespace
+from ..manifolds.points import point_eps
 
 __all__ = [
     "StepSizeRule",
@@ -303,7 +303,8 @@ def _default_curve(problem, x, direction):
 
 
 def _eps(x):
-    return finfo_eps(get_namespace(x), x.dtype)
+    # the least precise factor of a product point sets the rounding slack
+    return point_eps(x)
 
 
 def _direction_norm(problem, x, direction):

@@ -47,6 +47,7 @@ import math
 from dataclasses import dataclass, replace
 
 from ..backend import get_namespace, is_complex_dtype
+from ..manifolds.product import ProductVector
 from .solver import Solver, SolverState, Step, inner_float
 from .step_size import Fixed
 
@@ -65,7 +66,8 @@ class SGDState(SolverState):
 @dataclass
 class RMSpropState(SolverState):
     """State of :class:`RiemannianRMSprop`: the running mean v of squared gradients
-    (shape of x, real dtype; None before the first step) and the number of steps."""
+    (shape of x, real dtype — on a product a tuple, one per factor; None before the
+    first step) and the number of steps."""
 
     square_average: object = None
     step: int = 0
@@ -220,14 +222,38 @@ class RiemannianRMSprop(_Stepper):
 
     def _direction(self, manifold, x, euclidean_gradient, state):
         """d = P_x(g / (√v + ε)) with v updated by g = ∇f (or grad f)."""
-        xp = get_namespace(x, euclidean_gradient)
         g = euclidean_gradient
         if self.precondition == "riemannian":
             g = manifold.euclidean_to_riemannian_gradient(x, g)
+        previous = state.square_average
+        if previous is None:
+            previous = _leafwise(lambda part: None, g)
+        # entry by entry, so on a product factor by factor
+        scaled, v = _unzip(_leafwise(self._scaled, g, previous))
+        direction = manifold.projection(x, scaled)
+        return direction, replace(state, square_average=v, step=state.step + 1)
+
+    def _scaled(self, g, previous):
+        """(g / (√v + ε), v) for one array g, v the updated running mean of |g|²."""
+        xp = get_namespace(g)
         square = xp.real(xp.conj(g) * g) if is_complex_dtype(xp, g.dtype) else g * g
-        previous = xp.zeros_like(square) if state.square_average is None \
-            else state.square_average
+        if previous is None:
+            previous = xp.zeros_like(square)
         v = self.alpha * previous + (1.0 - self.alpha) * square
         scale = 1.0 / (xp.sqrt(v) + self.eps)
-        direction = manifold.projection(x, g * xp.astype(scale, g.dtype))
-        return direction, replace(state, square_average=v, step=state.step + 1)
+        return g * xp.astype(scale, g.dtype), v
+
+
+def _leafwise(function, tree, *others):
+    """``function`` on every array of a point (and the matching parts of ``others``)."""
+    if isinstance(tree, tuple):
+        return tuple(_leafwise(function, *parts) for parts in zip(tree, *others))
+    return function(tree, *others)
+
+
+def _unzip(pairs):
+    """A tree of (a, b) pairs as two trees (ProductVectors on a product)."""
+    if isinstance(pairs, tuple) and len(pairs) == 2 and not isinstance(pairs[0], tuple):
+        return pairs
+    firsts, seconds = zip(*(_unzip(p) for p in pairs))
+    return ProductVector(firsts), ProductVector(seconds)

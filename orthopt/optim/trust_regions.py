@@ -72,7 +72,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ..backend import finfo_eps, get_namespace
+from ..manifolds.points import point_eps
 from .solver import Solver, SolverState, Step, inner_float
 from .step_size import rounding_level
 
@@ -317,7 +317,7 @@ class RiemannianTrustRegions(Solver):
     def _iterate(self, problem, current, state):
         manifold = problem.manifold
         x = current.x
-        eps = finfo_eps(get_namespace(x), x.dtype)
+        eps = point_eps(x)  # of the least precise factor of a product
         inner = truncated_conjugate_gradient(
             manifold, current, state.radius, self.theta, self.kappa,
             self.min_inner_iterations, self.max_inner_iterations, self.preconditioner)
