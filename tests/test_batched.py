@@ -348,3 +348,14 @@ def test_a_list_of_starting_points_and_a_progress_bar(data, capsys):
                          batched=True, args=(a,), options={"gradient_tolerance": 1e-6})
     np.testing.assert_array_equal(res.x, reference.x)
     assert "running=0" in capsys.readouterr().err
+
+
+def test_batches_of_product_points_are_refused_with_advice():
+    from orthopt import Product
+
+    pair = Product([Stiefel(5, 2), Stiefel(4, 2)])
+    with pytest.raises(NotImplementedError, match=r"not supported yet.*one by one"):
+        minimize(lambda x: x[0][..., 0, 0], (np.zeros((3, 5, 2)), np.zeros((3, 4, 2))),
+                 manifold=pair, batched=True)
+    with pytest.raises(NotImplementedError, match=r"not supported yet"):
+        Problem(pair, lambda x: x[0][..., 0, 0], batch_shape=(3,))

@@ -281,7 +281,10 @@ def _batch_start(cost, x0, method, manifold, jac, options, rng, args, hess):
     """(x0, manifold, Problem keywords) of minimize(..., batched=True); a dask x0 is solved
     here, chunk by chunk, and comes back as (result, None, None)."""
     from .dask_support import is_dask_array, minimize_dask
+    from .problem import _check_batchable
 
+    if manifold is not None:
+        _check_batchable(manifold)
     dask_args = [arg for arg in args if is_dask_array(arg)]
     if dask_args and not is_dask_array(x0) and hasattr(x0, "shape"):
         import dask.array as da  # per-problem data on dask: x0 follows their chunks

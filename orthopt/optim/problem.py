@@ -98,6 +98,8 @@ class Problem:
         self.manifold = manifold
         self.batch_shape = check_batch_shape(batch_shape)
         if self.batch_shape:
+            _check_batchable(manifold)
+        if self.batch_shape:
             self.args = check_batch_args(args, self.batch_shape[0])
         else:
             self.args = ()
@@ -420,6 +422,17 @@ class Evaluation:
         if not math.isfinite(self.cost):
             return False
         return self._egrad is None or math.isfinite(self.grad_norm)
+
+
+def _check_batchable(manifold):
+    """Batches of independent problems need points that are single arrays."""
+    from ..manifolds.product import Product
+
+    if isinstance(manifold, Product):
+        raise NotImplementedError(
+            f"batches of independent problems on {manifold!r} are not supported yet: batched "
+            f"solvers take manifolds of single arrays (Stiefel, SO(n), U(n), Grassmann, "
+            f"Euclidean); solve the product problems one by one")
 
 
 def _bind(function, args):
