@@ -359,3 +359,30 @@ def test_batches_of_product_points_are_refused_with_advice():
                  manifold=pair, batched=True)
     with pytest.raises(NotImplementedError, match=r"not supported yet"):
         Problem(pair, lambda x: x[0][..., 0, 0], batch_shape=(3,))
+
+
+@pytest.mark.parametrize("method", ["rgd-bb", "cg", "lbfgs", "trust-regions"])
+def test_batches_on_grassmann_and_euclidean(method):
+    """Points of other shapes: subspaces (n, p) and vectors (d,)."""
+    import importlib
+
+    from orthopt import Euclidean, Grassmann
+    from orthopt.optim.minimize import METHODS
+
+    module, name, fixed = METHODS[method]
+    solver = getattr(importlib.import_module(module), name)(gradient_tolerance=1e-9, **fixed)
+    rng = np.random.default_rng(7)
+    g = rng.standard_normal((4, 6, 6))
+    a = g + np.swapaxes(g, -1, -2)
+    problem = Problem(Grassmann(6, 2),
+                      lambda x, m: anp.sum(x * anp.matmul(m, x), axis=(-2, -1)),
+                      batch_shape=(4,), args=(a,))
+    res = solver.run(problem, rng=0)
+    np.testing.assert_allclose(res.fun, np.linalg.eigvalsh(a)[:, :2].sum(axis=-1),
+                               rtol=1e4 * EPS)
+    centers = rng.standard_normal((4, 3))
+    problem = Problem(Euclidean(3), lambda x, c: anp.sum((x - c) ** 2 * np.arange(1.0, 4.0),
+                                                         axis=-1),
+                      batch_shape=(4,), args=(centers,))
+    res = solver.run(problem, np.zeros((4, 3)))
+    np.testing.assert_allclose(res.x, centers, atol=1e-9)

@@ -158,7 +158,7 @@ def _update(solver, manifold, current, outcome, direction, state, moved):
     shifted_s = xp.concat([stored_s[:, 1:, ...], s[:, None, ...]], axis=1)
     shifted_y = xp.concat([stored_y[:, 1:, ...], y[:, None, ...]], axis=1)
     keep_device = _mask_for(x_new, keep)
-    keep_column = xp.reshape(keep_device, (-1, 1, 1, 1))
+    keep_column = xp.reshape(keep_device, (-1,) + (1,) * (stored_s.ndim - 1))
     state.s[device] = xp.where(keep_column, shifted_s, stored_s)
     state.y[device] = xp.where(keep_column, shifted_y, stored_y)
     rho = state.rho[moved]

@@ -31,12 +31,16 @@ __all__ = ["SearchMemory", "SearchOutcome", "search", "column", "batch_inner"]
 
 
 def column(values, like):
-    """Host per-problem scalars (m,) as an array (m, 1, 1) of ``like``'s real dtype."""
+    """Host per-problem scalars (m,) as an array (m, 1, …, 1) of ``like``'s real dtype.
+
+    The trailing ones match the point axes of ``like`` (shape (m, *point_shape)).
+    """
+    shape = (-1,) + (1,) * (like.ndim - 1)
     if type(like) is np.ndarray:  # the common case, without the namespace dispatch
-        return np.asarray(values, dtype=like.real.dtype)[:, None, None]
+        return np.asarray(values, dtype=like.real.dtype).reshape(shape)
     xp = get_namespace(like)
     real = real_dtype_of(xp, like.dtype)
-    return xp.reshape(asarray_like(values, like=like, dtype=real), (-1, 1, 1))
+    return xp.reshape(asarray_like(values, like=like, dtype=real), shape)
 
 
 _EMBEDDED_BATCH_INNER_PRODUCT = Manifold.batch_inner_product

@@ -224,7 +224,8 @@ class BatchEvaluator:
         from .batch_line_search import column
 
         xp = get_namespace(x)
-        norms = to_numpy(xp.sqrt(xp.sum(xp.abs(v) ** 2, axis=(-2, -1)))).astype(np.float64)
+        axes = tuple(range(1, v.ndim))
+        norms = to_numpy(xp.sqrt(xp.sum(xp.abs(v) ** 2, axis=axes))).astype(np.float64)
         with np.errstate(divide="ignore"):
             t = np.where(norms > 0, finfo_eps(xp, x.dtype) ** (1.0 / 3.0) / norms, 0.0)
         step = column(t, x)
