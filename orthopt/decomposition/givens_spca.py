@@ -68,7 +68,8 @@ import time
 import numpy as np
 
 from ..backend import asarray_like, to_numpy
-from .problem import SparsePCAResult, as_operator, check_alpha, initial_point
+from ..optim.result import OptimizeResult
+from .problem import as_operator, check_alpha, initial_point
 
 __all__ = ["givens_spca", "rotation_line_search"]
 
@@ -230,7 +231,7 @@ def givens_spca(
 
     Returns
     -------
-    SparsePCAResult
+    OptimizeResult
         ``stationarity`` is the largest coordinate descent rate
         max(0, −min_ij min(d⁺_ij, d⁻_ij)); ``extra['rotations']`` counts the
         rotations applied.
@@ -332,7 +333,7 @@ def givens_spca(
             break
     y = amat @ x
     fun = float(-np.sum(x * y) + alpha * np.sum(np.abs(x)))
-    return SparsePCAResult(
+    return OptimizeResult(
         x=asarray_like(x, like=like),
         fun=fun,
         nit=k,

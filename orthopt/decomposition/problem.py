@@ -70,13 +70,13 @@ proximal map, the PCA starting point and the result record.
 
 from __future__ import annotations
 
-import dataclasses
 import math
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 
 from ..backend import asarray_like, default_rng, eye_like, get_namespace, to_float, to_numpy
+from ..optim.result import OptimizeResult
 
 __all__ = [
     "CovarianceOperator",
@@ -396,37 +396,10 @@ def initial_point(op: CovarianceOperator, r: int, init="pca", rng=None, like=Non
     return x
 
 
-@dataclasses.dataclass
-class SparsePCAResult:
-    """What a sparse-PCA solver returns.
-
-    Attributes
-    ----------
-    x : array, shape (n, r)
-        Orthonormal loadings (columns).
-    fun : float
-        F(x) = −tr(xᵀAx) + α‖x‖₁.
-    nit : int
-        Outer iterations (ManPG, smoothed) or sweeps of rotations (Givens).
-    stationarity : float
-        The solver's own stopping measure at ``x`` (ManPG: ‖V‖/t).
-    success : bool
-        True when the stopping test was met before ``max_iter``.
-    message : str
-    time : float
-        Wall-clock seconds.
-    history : dict of lists
-        Per-iteration ``fun`` and ``stationarity`` (and solver extras).
-    extra : dict
-        Solver-specific counters (line-search steps, Newton iterations, ...).
-    """
-
-    x: Any
-    fun: float
-    nit: int
-    stationarity: float
-    success: bool
-    message: str
-    time: float
-    history: dict = dataclasses.field(default_factory=dict)
-    extra: dict = dataclasses.field(default_factory=dict)
+#: What a sparse-PCA solver returns: the package's one result type,
+#: :class:`orthopt.optim.OptimizeResult` (a dict with attribute access), with the
+#: sparse-PCA fields ``x`` (n, r) orthonormal loadings, ``fun`` (the objective at
+#: ``x``), ``nit``, ``stationarity`` (the solver's own stopping measure at ``x``;
+#: ManPG: ‖V‖/t), ``success``, ``message``, ``time``, ``history`` (per-iteration
+#: values) and ``extra`` (solver-specific counters).
+SparsePCAResult = OptimizeResult

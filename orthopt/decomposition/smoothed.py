@@ -13,9 +13,10 @@ smoothed problem
           + \alpha \sum_{ij} \phi_\mu(X_{ij})
 
 (or the same with the adjusted variance in place of tr(XᵀAX), ``variance="adjusted"``)
-is then solved by the project's Riemannian gradient descent
-(:class:`orthopt.optim.RiemannianGradientDescent`, Barzilai–Borwein steps,
-polar retraction), with Euclidean gradient −2AX + α X/√(X² + μ²).
+is then solved by the core's Riemannian gradient descent
+(:class:`orthopt.optim.RiemannianGradientDescent` with
+:class:`~orthopt.optim.NonmonotoneBB` steps, polar retraction, stopped by
+``GradientNorm | StepSize | MaxIterations``), with Euclidean gradient −2AX + α X/√(X² + μ²).
 
 Continuation. A small μ is accurate (|F − F_μ| ≤ α·n·r·μ) but stiff (the
 curvature α/μ slows gradient methods), a large μ is easy but biased. So μ
@@ -41,9 +42,9 @@ import math
 import time
 
 from ..backend import get_namespace, to_float
-from .manpg import solve_tangent_prox
+from ..optim.result import OptimizeResult
+from .tangent_prox import solve_tangent_prox
 from .problem import (
-    SparsePCAResult,
     as_operator,
     captured_variance,
     check_alpha,
@@ -110,13 +111,14 @@ def smoothed_spca(
 
     Returns
     -------
-    SparsePCAResult
+    OptimizeResult
         ``nit`` totals the iterations of all stages; ``fun`` is the
         *nonsmooth* F at ``x``; ``stationarity`` is ManPG's measure there;
         ``history`` has per-stage ``mu``, ``fun``, ``grad_norm``, ``nit``.
     """
     from ..manifolds import Stiefel
-    from ..optim import Problem, RiemannianGradientDescent
+    from ..optim import (GradientNorm, MaxIterations, NonmonotoneBB, Problem,
+                         RiemannianGradientDescent, StepSize)
 
     start = time.perf_counter()
     alpha = check_alpha(alpha)
@@ -128,6 +130,7 @@ def smoothed_spca(
     if not (mu_start > 0 and mu_end > 0 and mu_factor > 1):
         raise ValueError("need mu_start > 0, mu_end > 0 and mu_factor > 1")
     x = initial_point(op, r, init=init, rng=random_state, like=op.dense)
+    seed = random_state if random_state is not None else 0  # the loop's feasibility probe
     xp = get_namespace(x)
     manifold = Stiefel(op.n, r, retraction="polar")
     norm_a = op.norm2(like=x)
@@ -160,10 +163,10 @@ def smoothed_spca(
         last = stage == len(mus) - 1
         stage_tol = tol if last else max(tol, mu * max(norm_a, 1e-300))
         solver = RiemannianGradientDescent(
-            step="bb", max_iterations=stage_iterations, gradient_tolerance=stage_tol,
-            step_tolerance=0.0,
+            step_size=NonmonotoneBB(),
+            stopping=GradientNorm(stage_tol) | StepSize(0.0) | MaxIterations(stage_iterations),
         )
-        res = solver.run(problem, x0=x)
+        res = solver.run(problem, x0=x, rng=seed)
         x = res.x
         total_iterations += int(res.nit)
         history["mu"].append(mu)
@@ -180,7 +183,7 @@ def smoothed_spca(
             message = "stopped by callback"
             break
     fun = objective(x, op(x), alpha, variance=variance)
-    return SparsePCAResult(
+    return OptimizeResult(
         x=x,
         fun=fun,
         nit=total_iterations,

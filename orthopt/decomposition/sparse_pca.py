@@ -24,9 +24,10 @@ stages (the defaults; each can be changed):
    original problem (the only one Givens descent solves). The two agree at
    PCA (α = 0); with α > 0 the total variance is blind to the rotation of the
    loadings inside their span, so ℓ1 is free to pick a sparse basis with
-   strongly correlated scores — on pitprops (6 components) its loadings keep
-   85–87 % of total but only 77–81 % of adjusted variance at 30–60 nonzeros,
-   against 81–86 % for the adjusted criterion at the same sparsity.
+   strongly correlated scores: at equal sparsity its loadings keep more total
+   but less adjusted variance than those of the adjusted criterion
+   (``benchmarks/sparse_pca.py``, curves ``orthopt_total`` and ``orthopt`` in
+   ``benchmarks/results/sparse_pca.json``).
 
 2. **Refit on the support** (``refit=True``). ℓ1 also shrinks the loadings it
    keeps, which costs variance. The refit keeps the zero pattern S of stage 1
@@ -34,9 +35,10 @@ stages (the defaults; each can be changed):
 
    .. math:: \max_{V^\top V = I_r,\ V_{ij} = 0\ \forall (i,j)\notin S} v(V),
 
-   by Riemannian gradient ascent on that set (see :mod:`.refit`): the zeros
-   stay exactly zero, the columns stay orthonormal to ~1e-15, and v never
-   decreases. On pitprops it adds 0.1–2 percentage points at equal sparsity.
+   by a Riemannian quasi-Newton method on that set (see :mod:`.refit`): the
+   zeros stay exactly zero, the columns stay orthonormal to rounding, and v
+   never decreases (curve ``orthopt_total_refit`` in
+   ``benchmarks/results/sparse_pca.json``).
 
 3. **Prune to a budget** (only with ``max_nonzero=k``): while more than k
    loadings are nonzero, zero the smallest one and refit (greedy backward
@@ -80,8 +82,8 @@ Solvers (``method``)
     stops at a stationary point to ``tol``. See :mod:`.manpg`.
 ``"givens"``
     Exact Givens coordinate descent on the nonsmooth objective (Shalit &
-    Chechik 2014 style). Orthonormal by construction (rotations only; ~1e-12
-    after thousands of rotations); may stop at a coordinate-wise stationary
+    Chechik 2014 style). Orthonormal by construction (rotations only: the
+    error grows with the number of rotations by rounding alone); may stop at a coordinate-wise stationary
     point with a higher objective than ManPG's. See :mod:`.givens_spca`.
 ``"smoothed"``
     ℓ1 replaced by √(x² + μ²) − μ, Riemannian gradient descent, continuation
@@ -178,7 +180,7 @@ def solve_sparse_pca(a, n_components, alpha, method="manpg", **options):
 
     Returns
     -------
-    SparsePCAResult
+    OptimizeResult
     """
     if method == "manpg":
         from .manpg import manpg as solver

@@ -63,7 +63,7 @@ from ..manifolds.product import Product
 from .feasibility import FeasibilityGuard
 from .problem import Evaluation, Problem
 from .result import STATUS_MESSAGES, SUCCESS_STATUSES, OptimizeResult, make_history
-from .step_size import StepSizeRule, rounding_level
+from .step_size import rounding_level
 from .stopping import Progress, StoppingCriterion, criterion_from_options
 
 __all__ = ["Solver", "Step", "SolverState", "inner_float"]

@@ -186,7 +186,7 @@ class LineSearchResult:
 
 
 def backtrack(evaluate, reference_cost, slope, initial_step, eps, c1=1e-4, contraction=0.5,
-              max_trials=40, shortest_step=0.0):
+              max_trials=40, shortest_step=0.0, trial_slope=None):
     """Backtracking until :func:`sufficient_decrease` holds, on any one-dimensional curve.
 
     Parameters
@@ -207,6 +207,11 @@ def backtrack(evaluate, reference_cost, slope, initial_step, eps, c1=1e-4, contr
     shortest_step : float
         Give up below this t (a step that cannot move x in its precision:
         a "decrease" measured there is rounding).
+    trial_slope : callable, optional
+        ``trial_slope(t, payload) -> φ'(t)``, asked only when a finite trial
+        fails the exact test: then Hager–Zhang's approximate test may accept
+        it (see :func:`sufficient_decrease`). For curves whose derivative is
+        cheap next to the cost (ManPG's polar curve).
 
     Returns
     -------
@@ -225,7 +230,10 @@ def backtrack(evaluate, reference_cost, slope, initial_step, eps, c1=1e-4, contr
             cost, payload = outcome
             cost = float(cost)
             last_finite = math.isfinite(cost)
-            if last_finite and sufficient_decrease(cost, reference_cost, t, slope, c1, eps):
+            if last_finite and (
+                    sufficient_decrease(cost, reference_cost, t, slope, c1, eps)
+                    or trial_slope is not None and sufficient_decrease(
+                        cost, reference_cost, t, slope, c1, eps, trial_slope(t, payload))):
                 return LineSearchResult(t, payload, cost, trials)
         t *= contraction
     # non-finite costs down to the shortest trial, next to x: the cost broke down (a
