@@ -193,7 +193,15 @@ def check_gradient(problem, x=None, d=None, plot=False, rng=None):
     ...                   euclidean_gradient=lambda x: 2 * A @ x)
     >>> check_gradient(problem, rng=0).passed
     True
+
+    For a batch of independent problems (``Problem(..., batch_shape=(k,))``)
+    the verdict is per problem: a :class:`~orthopt.batch_diagnostics.BatchGradientCheck`
+    whose ``passed`` and ``slope`` have shape (k,).
     """
+    if getattr(problem, "batch_shape", ()):
+        from .batch_diagnostics import check_gradient_batch
+
+        return check_gradient_batch(problem, x, d, rng)
     manifold = problem.manifold
     rng = np.random.default_rng(rng)
     if x is None:

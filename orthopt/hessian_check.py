@@ -157,6 +157,10 @@ def check_hessian(problem, x=None, v=None, plot=False, rng=None):
     >>> check.passed, round(check.slope)
     (True, 3)
     """
+    if getattr(problem, "batch_shape", ()):  # one verdict per problem of a batch
+        from .batch_diagnostics import check_hessian_batch
+
+        return check_hessian_batch(problem, x, v, rng)
     manifold = problem.manifold
     rng = np.random.default_rng(rng)
     if x is None:

@@ -126,7 +126,7 @@ DEFAULT_METHOD = "trust-regions"
 
 
 def minimize(cost, x0, method=None, jac=None, manifold=None, options=None, callback=None,
-             rng=None):
+             rng=None, args=(), batched=False, hess=None):
     """Minimize ``cost`` over a manifold of matrices with orthonormal columns.
 
     Parameters
@@ -181,6 +181,25 @@ def minimize(cost, x0, method=None, jac=None, manifold=None, options=None, callb
         Seed of the randomized methods ("givens" draws random pairs,
         "projunn-d"/"projunn-t" draw random sketches); the same seed gives
         the same run.
+    hess : callable, optional
+        ``hess(x, v, *args)``, the Euclidean Hessian-vector product ∇²f(x)[v]
+        (SciPy's ``hessp``), for "trust-regions". Default: autograd's (no
+        ``jac``) or a finite difference of the gradient.
+    args : tuple, optional
+        Extra arguments of ``cost`` (and ``jac``): ``cost(x, *args)``, as in SciPy.
+    batched : bool, default False
+        x0 of shape (k, n, p) is k independent problems: ``cost(x, *args)``
+        returns one value per problem, shape (k,), the arrays in ``args`` carry
+        per-problem data along their leading axis, and the gradient has one
+        matrix per problem. Every problem gets its own step sizes and stopping
+        (:mod:`orthopt.optim.batched`); ``res.fun``, ``res.grad_norm``,
+        ``res.nit``, ``res.status``, ``res.success`` have shape (k,). Methods:
+        "trust-regions", "lbfgs", "cg", "rgd", "rgd-bb"; Givens coordinate
+        descent and projUNN raise NotImplementedError. A dask array x0 chunked
+        along the batch axis is solved chunk by chunk on the active dask
+        scheduler and the result's arrays are dask arrays
+        (:mod:`orthopt.optim.dask_support`). Without ``batched``, a stack with
+        a scalar cost is one problem on ℳᵏ (the summed batch).
 
     Notes
     -----
@@ -210,25 +229,36 @@ def minimize(cost, x0, method=None, jac=None, manifold=None, options=None, callb
         )
     if manifold is not None and not isinstance(manifold, Manifold):
         raise TypeError(f"manifold must be an orthopt manifold, got {type(manifold).__name__}")
-    if isinstance(manifold, Product) or (manifold is None and _is_tuple_of_arrays(x0)):
-        x0 = _as_float_arrays(x0)  # one point per factor
-    elif _is_tuple_of_arrays(x0) and len({tuple(getattr(a, "shape", ())) for a in x0}) > 1:
-        raise TypeError(
-            f"x0 is a {type(x0).__name__} of {len(x0)} arrays of different shapes but manifold "
-            f"is {manifold!r}; for one point per factor pass manifold=Product([...]) with one "
-            f"manifold per array"
-        )
-    else:  # one array, a nested list, or a list of equal arrays (a stack, as NumPy reads it)
-        x0 = _as_float_arrays(np.asarray(x0) if not hasattr(x0, "shape") else x0)
-    if manifold is None:
-        manifold = infer_manifold(x0)
-    x0 = as_point(manifold, x0, "x0")  # (U0, V0) or [U0, V0] on a Product: a ProductVector
+    if batched:
+        x0, manifold, batch = _batch_start(cost, x0, method, manifold, jac, options, rng, args,
+                                           hess)
+        if batch is None:  # dask: solved chunk by chunk
+            return x0
+    else:
+        if isinstance(manifold, Product) or (manifold is None and _is_tuple_of_arrays(x0)):
+            x0 = _as_float_arrays(x0)  # one point per factor
+        elif _is_tuple_of_arrays(x0) and len({tuple(getattr(a, "shape", ())) for a in x0}) > 1:
+            raise TypeError(
+                f"x0 is a {type(x0).__name__} of {len(x0)} arrays of different shapes but manifold "
+                f"is {manifold!r}; for one point per factor pass manifold=Product([...]) with one "
+                f"manifold per array"
+            )
+        else:  # one array, a nested list, or a list of equal arrays (a stack, as NumPy reads it)
+            x0 = _as_float_arrays(np.asarray(x0) if not hasattr(x0, "shape") else x0)
+        if manifold is None:
+            manifold = infer_manifold(x0)
+        x0 = as_point(manifold, x0, "x0")  # (U0, V0) or [U0, V0] on a Product: a ProductVector
+        batch = {"args": args} if args != () else {}
+    if hess is not None:
+        if not callable(hess):
+            raise TypeError(f"hess must be a callable hess(x, v), got {type(hess).__name__}")
+        batch = dict(batch, euclidean_hessian=hess)
     if jac is True:
-        problem = Problem(manifold, None, cost_and_gradient=cost)
+        problem = Problem(manifold, None, cost_and_gradient=cost, **batch)
     elif jac is None or jac is False:
-        problem = Problem(manifold, cost)
+        problem = Problem(manifold, cost, **batch)
     elif callable(jac):
-        problem = Problem(manifold, cost, euclidean_gradient=jac)
+        problem = Problem(manifold, cost, euclidean_gradient=jac, **batch)
     else:
         raise TypeError(f"jac must be None, True or a callable, got {type(jac).__name__}")
     module, name, fixed = METHODS[method]
@@ -241,6 +271,53 @@ def minimize(cost, x0, method=None, jac=None, manifold=None, options=None, callb
         raise TypeError(f"invalid option for method {method!r} ({name}): {exc}"
                         f"{_option_hint(solver_class, kwargs)}") from exc
     return solver.run(problem, x0=x0, callback=callback, rng=rng)
+
+
+def _any_manifold(point):
+    return infer_manifold(np.asarray(point) if not hasattr(point, "shape") else point)
+
+
+def _batch_start(cost, x0, method, manifold, jac, options, rng, args, hess):
+    """(x0, manifold, Problem keywords) of minimize(..., batched=True); a dask x0 is solved
+    here, chunk by chunk, and comes back as (result, None, None)."""
+    from .dask_support import is_dask_array, minimize_dask
+    from .problem import _check_batchable
+
+    if manifold is not None:
+        _check_batchable(manifold)
+    dask_args = [arg for arg in args if is_dask_array(arg)]
+    if dask_args and not is_dask_array(x0) and hasattr(x0, "shape"):
+        import dask.array as da  # per-problem data on dask: x0 follows their chunks
+
+        x0 = da.from_array(x0, chunks=(dask_args[0].chunks[0],) + tuple(x0.shape[1:]))
+    if is_dask_array(x0):
+        return minimize_dask(cost, x0, method=method, jac=jac, manifold=manifold,
+                             options=options, rng=rng, args=args, hess=hess), None, None
+    if isinstance(x0, (list, tuple)):
+        from .batched import check_batch_start
+
+        x0 = check_batch_start(Problem(manifold or _any_manifold(x0[0]), cost,
+                                       batch_shape=(len(x0),)), list(x0), None)
+    x0 = _as_float_arrays(np.asarray(x0) if not hasattr(x0, "shape") else x0)
+    batch = _batch_options(x0, method, args)
+    if manifold is None:
+        manifold = infer_manifold(x0[0])
+    return x0, manifold, batch
+
+
+def _batch_options(x0, method, args):
+    """Problem's batch keywords for minimize(..., batched=True), or a clear error."""
+    from .batched import BATCHED_METHODS
+
+    if method not in BATCHED_METHODS:
+        raise NotImplementedError(
+            f"method {method!r} does not run batches of independent problems yet; "
+            f"batched=True works with {', '.join(repr(m) for m in BATCHED_METHODS)}")
+    if getattr(x0, "ndim", 0) != 3:
+        raise ValueError(
+            f"with batched=True x0 must be a stack of k starting points, shape (k, n, p), got "
+            f"shape {tuple(getattr(x0, 'shape', ()))}; M.random_point(shape=(k,)) makes one")
+    return {"batch_shape": (x0.shape[0],), "args": args}
 
 
 # SciPy's option names for the same stopping rules

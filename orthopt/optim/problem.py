@@ -50,6 +50,17 @@ class Problem:
         the Euclidean gradient along v. Without it, NumPy costs get autograd's
         Hessian-vector product and other arrays a central difference of the
         Euclidean gradient (see :class:`Evaluation`).
+    batch_shape : tuple (k,), optional
+        k independent problems that share one cost: ``cost(x, *args)`` takes
+        x of shape (k, n, p) and returns the k costs, shape (k,); gradients
+        have shape (k, n, p). Every solver then keeps per-problem steps and
+        stopping, and the result's fields are per problem (see
+        :mod:`orthopt.optim.batched`). Without it, a stack (k, n, p) with one
+        scalar cost is a single problem on the power manifold ℳᵏ.
+    args : tuple, optional
+        Extra arguments of every function, ``cost(x, *args)`` (SciPy's
+        ``args``). With ``batch_shape``, arrays among them are per-problem data
+        whose leading axis is the batch axis.
 
     Notes
     -----
@@ -69,7 +80,7 @@ class Problem:
     """
 
     def __init__(self, manifold, cost, euclidean_gradient=None, cost_and_gradient=None,
-                 euclidean_hessian=None):
+                 euclidean_hessian=None, batch_shape=None, args=()):
         if not isinstance(manifold, Manifold):
             raise TypeError(
                 f"manifold must be an orthopt manifold (Stiefel, SpecialOrthogonal, Unitary), "
@@ -82,7 +93,20 @@ class Problem:
                          ("euclidean_hessian", euclidean_hessian)):
             if fn is not None and not callable(fn):
                 raise TypeError(f"{name} must be callable, got {type(fn).__name__}")
+        from .batch_problem import check_batch_args, check_batch_shape
+
         self.manifold = manifold
+        self.batch_shape = check_batch_shape(batch_shape)
+        if self.batch_shape:
+            _check_batchable(manifold)
+        if self.batch_shape:
+            self.args = check_batch_args(args, self.batch_shape[0])
+        else:
+            self.args = ()
+            if args != ():  # bind them once: the unbatched evaluation layer calls f(x)
+                cost, euclidean_gradient, cost_and_gradient, euclidean_hessian = (
+                    _bind(cost, args), _bind(euclidean_gradient, args),
+                    _bind(cost_and_gradient, args), _bind(euclidean_hessian, args))
         self._cost = cost
         self._euclidean_gradient = euclidean_gradient
         self._cost_and_gradient = cost_and_gradient
@@ -95,6 +119,12 @@ class Problem:
 
     def at(self, x):
         """The :class:`Evaluation` of this problem at x: cost, gradients and Hessian on demand."""
+        if self.batch_shape:
+            raise TypeError(
+                f"this Problem is a batch of {self.batch_shape[0]} independent problems "
+                f"(batch_shape={self.batch_shape}): its costs have shape {self.batch_shape} and "
+                f"it is evaluated by the solvers' batched loop (solver.run(problem, x0)) and by "
+                f"orthopt.check_gradient; for one scalar cost of the stack leave out batch_shape")
         return Evaluation(self, x)
 
     @property
@@ -392,6 +422,25 @@ class Evaluation:
         if not math.isfinite(self.cost):
             return False
         return self._egrad is None or math.isfinite(self.grad_norm)
+
+
+def _check_batchable(manifold):
+    """Batches of independent problems need points that are single arrays."""
+    from ..manifolds.product import Product
+
+    if isinstance(manifold, Product):
+        raise NotImplementedError(
+            f"batches of independent problems on {manifold!r} are not supported yet: batched "
+            f"solvers take manifolds of single arrays (Stiefel, SO(n), U(n), Grassmann, "
+            f"Euclidean); solve the product problems one by one")
+
+
+def _bind(function, args):
+    """``function(x, ...)`` with the extra arguments ``args`` appended (None stays None)."""
+    if function is None:
+        return None
+    args = args if isinstance(args, tuple) else (args,)
+    return lambda *leading: function(*leading, *args)
 
 
 def _check_hessian_value(h, x):

@@ -388,12 +388,18 @@ class Solver:
                             f"build one with Problem(manifold, cost)")
         manifold = problem.manifold
         rng = default_rng(rng)
-        if x0 is None:
+        run = self._run
+        if problem.batch_shape:  # k independent problems: per-problem steps and stopping
+            from .batched import check_batch_start, run_batched
+
+            x0 = check_batch_start(problem, x0, rng)
+            run = lambda *arguments: run_batched(self, *arguments)  # noqa: E731
+        elif x0 is None:
             x0 = manifold.random_point(rng=rng)
         x0 = as_point(manifold, x0, "x0")  # a list or tuple for a Product: a ProductVector
         manifold.check_point(x0)
         with blas_threads(self._threads_for(x0)):
-            return self._run(problem, x0, callback, rng)
+            return run(problem, x0, callback, rng)
 
     def _threads_for(self, x0):
         """The BLAS thread limit of a run from x0 (see ``blas_threads``)."""

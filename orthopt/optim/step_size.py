@@ -69,6 +69,7 @@ __all__ = [
     "StrongWolfe",
     "LineSearchResult",
     "sufficient_decrease",
+    "batch_sufficient_decrease",
     "rounding_level",
     "backtrack",
 ]
@@ -109,8 +110,49 @@ def sufficient_decrease(trial_cost, reference_cost, step, slope, c1, eps, trial_
         return True
     if trial_slope is None or not math.isfinite(trial_slope):
         return False
-    slack = eps ** (2.0 / 3.0) * abs(reference_cost)
+    slack = _approximate_wolfe_slack(eps) * abs(reference_cost)
     return trial_cost <= reference_cost + slack and trial_slope <= (2.0 * c1 - 1.0) * slope
+
+
+def _approximate_wolfe_slack(eps):
+    """ε_f = eps^{2/3}, the relative cost slack of the approximate Wolfe test."""
+    return eps ** (2.0 / 3.0)
+
+
+def batch_sufficient_decrease(trial_cost, reference_cost, step, slope, c1, eps, trial_slope=None):
+    """:func:`sufficient_decrease` for k independent searches at once, one verdict each.
+
+    The same test, elementwise: φ_i(t_i) ≤ f_ref,i + c₁ t_i φ_i'(0) and
+    φ_i(t_i) < f_ref,i, or (given the slopes at the trials) Hager–Zhang's
+    approximate Wolfe test with the slack of :func:`sufficient_decrease`.
+    Non-finite trial costs (or slopes) never pass.
+
+    Parameters
+    ----------
+    trial_cost, reference_cost, step, slope : numpy.ndarray of float64, shape (k,)
+        φ_i(t_i), f_ref,i, t_i > 0, φ_i'(0) < 0 (host arrays: the per-problem
+        scalars of a batched search).
+    c1, eps : float
+        As for :func:`sufficient_decrease`.
+    trial_slope : numpy.ndarray, shape (k,), optional
+        φ_i'(t_i).
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (k,)
+    """
+    import numpy as np
+
+    with np.errstate(invalid="ignore", over="ignore"):
+        finite = np.isfinite(trial_cost)
+        passed = finite & (trial_cost <= reference_cost + c1 * step * slope) & (
+            trial_cost < reference_cost)
+        if trial_slope is None:
+            return passed
+        slack = _approximate_wolfe_slack(eps) * np.abs(reference_cost)
+        approximate = finite & np.isfinite(trial_slope) & (
+            trial_cost <= reference_cost + slack) & (trial_slope <= (2.0 * c1 - 1.0) * slope)
+    return passed | approximate
 
 
 @dataclass
