@@ -5,13 +5,14 @@ The public names:
 * manifolds — :class:`Stiefel`, :class:`SpecialOrthogonal`, :class:`Unitary`;
 * problems and solvers — :class:`Problem`, :func:`minimize`,
   :class:`OptimizeResult`, :class:`RiemannianGradientDescent`,
-  :class:`RiemannianConjugateGradient`, :class:`GivensCoordinateDescent`,
+  :class:`RiemannianConjugateGradient`, :class:`RiemannianLBFGS`,
+  :class:`RiemannianTrustRegions`, :class:`GivensCoordinateDescent`,
   :class:`ProjUNN`; stochastic steppers for training loops
   :class:`RiemannianSGD`, :class:`RiemannianRMSprop`;
-* diagnostics — :func:`check_gradient`, :func:`check_retraction`,
+* diagnostics — :func:`check_gradient`, :func:`check_hessian`, :func:`check_retraction`,
   :func:`check_manifold`.
 """
-from .diagnostics import check_gradient, check_manifold, check_retraction
+from .diagnostics import check_gradient, check_hessian, check_manifold, check_retraction
 from .manifolds import SpecialOrthogonal, Stiefel, Unitary
 from .optim import (
     GivensCoordinateDescent,
@@ -20,8 +21,10 @@ from .optim import (
     ProjUNN,
     RiemannianConjugateGradient,
     RiemannianGradientDescent,
+    RiemannianLBFGS,
     RiemannianRMSprop,
     RiemannianSGD,
+    RiemannianTrustRegions,
     minimize,
 )
 
@@ -34,6 +37,8 @@ __all__ = [
     "Problem",
     "RiemannianGradientDescent",
     "RiemannianConjugateGradient",
+    "RiemannianLBFGS",
+    "RiemannianTrustRegions",
     "GivensCoordinateDescent",
     "ProjUNN",
     "RiemannianSGD",
@@ -41,6 +46,7 @@ __all__ = [
     "OptimizeResult",
     "minimize",
     "check_gradient",
+    "check_hessian",
     "check_retraction",
     "check_manifold",
 ]

@@ -29,9 +29,11 @@ from .backend import conj_transpose, finfo_eps, get_namespace, to_float
 
 __all__ = [
     "GradientCheck",
+    "HessianCheck",
     "RetractionCheck",
     "ManifoldCheck",
     "check_gradient",
+    "check_hessian",
     "check_retraction",
     "check_manifold",
 ]
@@ -70,6 +72,62 @@ class GradientCheck:
         from .viz import plot_check
 
         return plot_check(self, ax=ax)
+
+
+@dataclass
+class HessianCheck:
+    """Verdict of :func:`check_hessian`.
+
+    Attributes
+    ----------
+    slope : float
+        Fitted log–log slope of the second-order Taylor error (≈ 3 for a
+        correct Hessian, ≈ 2 for a wrong one; NaN when the error stays at
+        rounding level for every t).
+    passed : bool
+        Slope 3, symmetric and tangent.
+    t, errors : numpy.ndarray
+        The step sizes and Taylor errors E(t).
+    window : tuple of int
+        Index range [start, stop) of the fitted points.
+    symmetry_error : float
+        |⟨Hess[u], v⟩ − ⟨u, Hess[v]⟩| / (‖Hess[u]‖‖v‖ + ‖u‖‖Hess[v]‖).
+    tangent_error : float
+        ‖Hess[v] − P_x(Hess[v])‖ / ‖Hess[v]‖.
+    finite_difference : bool
+        The Hessian-vector products were central differences of the gradient
+        (no ``euclidean_hessian`` and a hand gradient): accurate to about
+        eps^{2/3}, so the symmetry tolerance is looser.
+    curve : str
+        "exp" (the Taylor model holds to O(t³) along geodesics) or
+        "retraction" (a manifold without an exponential map: exact to O(t³)
+        only for second-order retractions or at a critical point).
+    message : str
+    """
+
+    slope: float
+    passed: bool
+    t: np.ndarray
+    errors: np.ndarray
+    window: tuple
+    symmetry_error: float
+    tangent_error: float
+    finite_difference: bool
+    curve: str
+    message: str
+    figure: object = None
+    #: reference slopes drawn by :meth:`plot`
+    guide_slopes = (2, 3)
+
+    def plot(self, ax=None):
+        """Log–log plot of E(t) with slope-2 and slope-3 guides (see :func:`orthopt.viz.plot_check`)."""
+        import textwrap
+
+        from .viz import plot_check
+
+        ax = plot_check(self, ax=ax)
+        ax.set_title(textwrap.fill(self.message, 72), fontsize=8)
+        return ax
 
 
 @dataclass
@@ -234,6 +292,168 @@ def check_gradient(problem, x=None, d=None, plot=False, rng=None):
     if plot:
         result.figure = result.plot().figure
     return result
+
+
+def check_hessian(problem, x=None, v=None, plot=False, rng=None):
+    r"""Check a problem's Riemannian Hessian: Taylor slope 3, symmetry, tangency.
+
+    Along the geodesic γ(t) = exp_x(t v),
+
+        E(t) = |f(γ(t)) − f(x) − t⟨grad f(x), v⟩ − t²/2 ⟨Hess f(x)[v], v⟩| = O(t³)
+
+    when ``Hess`` is right, and only O(t²) when ⟨Hess f(x)[v], v⟩ is wrong
+    (Absil, Mahony & Sepulchre 2008, §5.5; the model needs a second-order
+    curve, which the exponential map is). Two more invariants of a Riemannian
+    Hessian: it is self-adjoint, ⟨Hess[u], v⟩ = ⟨u, Hess[v]⟩, and Hess[v] is
+    tangent at x. The Hessian is what solvers use: :meth:`Problem.at` (x)
+    ``.hess(v)`` — the user's ``euclidean_hessian``, autograd's
+    Hessian-vector product, or a central difference of a hand gradient —
+    plus the manifold's Weingarten term.
+
+    Parameters
+    ----------
+    problem : Problem
+    x : array, shape (n, p), optional
+        Point of the check (random, in ``problem``'s float64/complex128, when omitted).
+    v : array, shape (n, p), optional
+        Direction (a random unit tangent vector when omitted; projected
+        onto the tangent space otherwise). The symmetry test pairs it with a
+        second random tangent vector.
+    plot : bool, default False
+        Also draw the Taylor-error figure (stored in ``.figure``).
+    rng : None, int or numpy.random.Generator
+
+    Returns
+    -------
+    HessianCheck
+        ``passed`` when the fitted slope is at least 3 − 0.15 (3 − 0.4 in single
+        precision; more than 3 means a small t³ term), the symmetry error is below eps^{1/2} (eps^{1/3} for a
+        finite-difference Hessian) and the tangent error below eps^{1/2}.
+
+    Raises
+    ------
+    TypeError
+        When the problem has no gradient and x is not a NumPy array (neither
+        the Hessian nor the gradient can be computed).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from orthopt import Stiefel, Problem, check_hessian
+    >>> A = np.diag(np.arange(1.0, 6.0))
+    >>> problem = Problem(Stiefel(5, 2), lambda x: np.trace(x.T @ A @ x),
+    ...                   euclidean_gradient=lambda x: 2 * A @ x,
+    ...                   euclidean_hessian=lambda x, v: 2 * A @ v)
+    >>> check = check_hessian(problem, rng=0)
+    >>> check.passed, round(check.slope)
+    (True, 3)
+    """
+    from .backend import is_numpy
+
+    manifold = problem.manifold
+    rng = np.random.default_rng(rng)
+    if x is None:
+        x = manifold.random_point(rng=rng)
+    xp = get_namespace(x)
+    if not problem.has_gradient and not is_numpy(xp):
+        raise TypeError(
+            f"check_hessian: the problem has neither a gradient nor a Hessian and x is a "
+            f"{xp.__name__} array, which autograd cannot differentiate; pass "
+            f"euclidean_gradient=... to Problem (the Hessian is then a finite difference "
+            f"of it) and, for an exact Hessian, euclidean_hessian=..."
+        )
+    eps = finfo_eps(xp, x.dtype)
+    v = manifold.random_tangent_vector(x, rng=rng) if v is None else manifold.projection(x, v)
+    u = manifold.random_tangent_vector(x, rng=rng)
+    finite_difference = not problem.has_hessian
+    evaluation = problem.at(x)
+    f0 = evaluation.cost
+    grad = evaluation.gradient
+    hess_v, hess_u = evaluation.hess(v), evaluation.hess(u)
+    slope1 = to_float(manifold.inner_product(x, grad, v))
+    slope2 = to_float(manifold.inner_product(x, hess_v, v))
+
+    def norm(w):
+        return to_float(manifold.norm(x, w))
+
+    hv_norm = norm(hess_v)
+    tangent_error = norm(hess_v - manifold.projection(x, hess_v)) / max(hv_norm, 1e-300)
+    symmetry_scale = norm(hess_u) * norm(v) + norm(u) * hv_norm
+    symmetry_error = abs(to_float(manifold.inner_product(x, hess_u, v))
+                         - to_float(manifold.inner_product(x, u, hess_v))) / max(symmetry_scale,
+                                                                               1e-300)
+    curve, move = _second_order_curve(manifold, x, v)
+    # the t³ term rises above the rounding floor eps·|f| at t ~ eps^{1/3}; 20 points a decade
+    t = np.logspace(-5.0, 0.0, 101) if eps < 1e-10 else np.logspace(-3.0, 0.0, 61)
+    errors = np.array([abs(to_float(problem.cost(move(float(ti)))) - f0 - ti * slope1
+                           - 0.5 * ti * ti * slope2) for ti in t])
+    floor = 100 * eps * max(1.0, abs(f0))
+    if not (math.isfinite(f0) and math.isfinite(slope2) and np.all(np.isfinite(errors))):
+        message = ("the cost, gradient or Hessian is not finite at x or along the curve: "
+                   "fix them before checking the Hessian")
+        return HessianCheck(math.nan, False, t, errors, (0, 0), symmetry_error, tangent_error,
+                            finite_difference, curve, message)
+    # the computed E(t) carries a rounding error of about eps·|f|: above 30 times
+    # that, a window of 8 points (0.35 decades) measures the slope to ±0.1
+    slope, window = _fit_asymptotic_slope(t, errors, 0.3 * floor, width=8)
+    tol = 0.15 if eps < 1e-10 else 0.4
+    symmetry_tol = eps ** (1 / 3) if finite_difference else math.sqrt(eps)
+    symmetric = symmetry_error <= symmetry_tol
+    tangent = tangent_error <= math.sqrt(eps)
+    if math.isnan(slope):
+        passed = bool(np.all(errors <= 10 * floor))
+        message = "Taylor error at rounding level for every t: the second-order model is exact"
+    else:
+        # E = O(t³) for a right Hessian: slope 3, or more where the t³ coefficient
+        # vanishes or is small (the t⁴ term then shows); a wrong ⟨Hess[v], v⟩ leaves t²
+        passed = slope >= 3.0 - tol
+        message = f"Taylor error slope {slope:.3f} (expected at least 3 − {tol})"
+        if abs(slope - 2.0) <= tol:
+            message += ": ⟨Hess f(x)[v], v⟩ is wrong (the Weingarten term missing?)"
+    passed = passed and symmetric and tangent
+    if not symmetric:
+        message += (f"; not symmetric: |⟨H u, v⟩ − ⟨u, H v⟩| = {symmetry_error:.1e} relative "
+                    f"(> {symmetry_tol:.0e})")
+    if not tangent:
+        message += f"; Hess f(x)[v] is not tangent (relative normal part {tangent_error:.1e})"
+    if finite_difference:
+        message += " [Hessian by finite differences of the gradient: give euclidean_hessian " \
+                   "for an exact one]"
+    if curve == "retraction":
+        message += " [along the retraction: O(t³) only if it is second order]"
+    result = HessianCheck(slope, passed, t, errors, window, symmetry_error, tangent_error,
+                          finite_difference, curve, message)
+    if plot:
+        result.figure = result.plot().figure
+    return result
+
+
+def _fit_asymptotic_slope(t, errors, threshold, width, span=3.0):
+    """Slope of the straightest window among the smallest steps whose errors exceed ``threshold``.
+
+    The order of a Taylor error is its slope as t → 0. At large t the next
+    term takes over (a wrong Hessian's t² error is overtaken by the t³ term
+    near t ~ 1, which looks like slope 3), at small t rounding does; the first
+    window above the rounding level sees the asymptotic slope. Candidates start
+    within a factor ``span`` of the first t above ``threshold``, so that a
+    dip (E(t) crossing zero) there does not decide the verdict.
+    """
+    above = np.flatnonzero(errors > threshold)
+    if above.size == 0:
+        return math.nan, (0, 0)
+    first = int(above[0])
+    stop = min(len(t), int(np.searchsorted(t, t[first] * span, side="right")) + width - 1)
+    slope, (start, end) = _fit_slope(t[first:stop], errors[first:stop], threshold, width)
+    return slope, (start + first, end + first)
+
+
+def _second_order_curve(manifold, x, v):
+    """("exp", t ↦ exp_x(tv)), or the retraction where the manifold has no exponential."""
+    try:
+        manifold.exp(x, 0.0 * v)
+    except NotImplementedError:
+        return "retraction", lambda t: manifold.retraction(x, t * v)
+    return "exp", lambda t: manifold.exp(x, t * v)
 
 
 def check_retraction(manifold, x=None, v=None, rng=None):

@@ -84,11 +84,14 @@ def plot_convergence(results, labels=None, quantity="grad_norm", optimum=None, a
 
 
 def plot_check(check, ax=None):
-    """Log–log plot of a Taylor / retraction check with slope-1 and slope-2 guides.
+    """Log–log plot of a Taylor / retraction check with slope guides.
+
+    The guides have slopes 1 and 2, or the check's ``guide_slopes`` (2 and 3
+    for a :class:`~orthopt.diagnostics.HessianCheck`).
 
     Parameters
     ----------
-    check : GradientCheck or RetractionCheck
+    check : GradientCheck, HessianCheck or RetractionCheck
     ax : matplotlib Axes, optional
 
     Returns
@@ -99,7 +102,7 @@ def plot_check(check, ax=None):
     t, err = np.asarray(check.t), np.maximum(np.asarray(check.errors), 1e-300)
     ax.loglog(t, err, "o-", ms=3, label="measured error")
     anchor = len(t) // 2
-    for order, style in ((1, ":"), (2, "--")):
+    for order, style in zip(getattr(check, "guide_slopes", (1, 2)), (":", "--")):
         guide = err[anchor] * (t / t[anchor]) ** order
         ax.loglog(t, guide, style, color="gray", label=f"slope {order}")
     window = getattr(check, "window", None)

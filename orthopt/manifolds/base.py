@@ -175,13 +175,25 @@ class Manifold:
     def euclidean_to_riemannian_hessian(self, x, euclidean_gradient, euclidean_hessian, v):
         r"""Riemannian Hessian-vector product from Euclidean derivatives.
 
-        For the embedded metric (Absil, Mahony & Trumpler 2013):
-        Hess f(x)[v] = P_x(∇²f(x)[v] − v herm(xᴴ∇f(x))).
+        For a Riemannian submanifold with the embedded metric (Absil, Mahony &
+        Trumpf 2013), Hess f(x)[v] = P_x(∇²f(x)[v]) + 𝔚_x(v, P_x^⊥∇f(x)),
+        with the Weingarten map of {xᴴx = I}
+        𝔚_x(v, w) = −P_x(v herm(xᴴw)); since herm(xᴴP_x(u)) = 0,
+
+            Hess f(x)[v] = P_x(∇²f(x)[v] − v herm(xᴴ∇f(x))),
+
+        the same for ℝ and ℂ (inner product Re tr(uᴴv), ∇f = ∂f/∂Re x + i ∂f/∂Im x),
+        for St(n, p), SO(n) and U(n). It agrees with pymanopt's Stiefel and
+        group formulas (there SO(n)/U(n) vectors are stored as Ω = xᴴv).
 
         Parameters
         ----------
         x, euclidean_gradient, euclidean_hessian, v : array, shape (..., n, p)
             The point, ∇f(x), ∇²f(x)[v] and the tangent direction v.
+
+        Returns
+        -------
+        array, shape (..., n, p), tangent at x
         """
         from ..linalg import herm
 

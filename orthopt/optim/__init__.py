@@ -1,7 +1,8 @@
 """Problems and solvers on manifolds with orthonormal columns.
 
 Deterministic solvers (``.run(problem, x0)``): :class:`RiemannianGradientDescent`,
-:class:`RiemannianConjugateGradient`, :class:`GivensCoordinateDescent`,
+:class:`RiemannianConjugateGradient`, :class:`RiemannianLBFGS`,
+:class:`RiemannianTrustRegions`, :class:`GivensCoordinateDescent`,
 :class:`ProjUNN`. Stochastic steppers for training loops (``.init_state(x)``,
 ``.step(x, egrad, state)``): :class:`RiemannianSGD`, :class:`RiemannianRMSprop`.
 Stopping criteria (:mod:`~orthopt.optim.stopping`) and step-size rules
@@ -10,6 +11,7 @@ SciPy-shaped entry point: :func:`minimize`.
 """
 from .cg import RiemannianConjugateGradient
 from .coordinate import GivensCoordinateDescent
+from .lbfgs import RiemannianLBFGS
 from .minimize import METHODS, infer_manifold, minimize
 from .problem import Evaluation, Problem
 from .projunn import ProjUNN
@@ -27,6 +29,7 @@ from .stopping import (
     StepSize,
     StoppingCriterion,
 )
+from .trust_regions import RiemannianTrustRegions
 
 __all__ = [
     "Problem",
@@ -37,6 +40,8 @@ __all__ = [
     "Step",
     "RiemannianGradientDescent",
     "RiemannianConjugateGradient",
+    "RiemannianLBFGS",
+    "RiemannianTrustRegions",
     "GivensCoordinateDescent",
     "ProjUNN",
     "RiemannianSGD",

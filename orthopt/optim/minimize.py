@@ -28,6 +28,8 @@ METHODS = {
     "rgd": ("orthopt.optim.rgd", "RiemannianGradientDescent", {"step": "armijo"}),
     "rgd-bb": ("orthopt.optim.rgd", "RiemannianGradientDescent", {"step": "bb"}),
     "cg": ("orthopt.optim.cg", "RiemannianConjugateGradient", {}),
+    "lbfgs": ("orthopt.optim.lbfgs", "RiemannianLBFGS", {}),
+    "trust-regions": ("orthopt.optim.trust_regions", "RiemannianTrustRegions", {}),
     "givens": ("orthopt.optim.coordinate", "GivensCoordinateDescent", {"rule": "random"}),
     "givens-gs": ("orthopt.optim.coordinate", "GivensCoordinateDescent",
                   {"rule": "gauss-southwell"}),
@@ -85,6 +87,10 @@ def minimize(cost, x0, method="rgd", jac=None, manifold=None, options=None, call
                          Zhang–Hager nonmonotone line search (often the fastest)
         "cg"             conjugate gradients (Hager–Zhang β, strong Wolfe search);
                          ``options={"beta": "hs"}`` etc. pick another rule
+        "lbfgs"          limited-memory BFGS (10 pairs, strong Wolfe search)
+        "trust-regions"  Riemannian trust regions, truncated-CG inner solver; uses
+                         Hessian-vector products (autograd, or finite
+                         differences of ``jac``); superlinear near a minimizer
         "givens"         Givens coordinate descent, random coordinates
         "givens-gs"      Givens coordinate descent, Gauss–Southwell rule
         "projunn-d"      projUNN-D (polar projection of a rank-k step), O(n)/U(n)

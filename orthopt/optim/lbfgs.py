@@ -1,0 +1,190 @@
+r"""Riemannian limited-memory BFGS.
+
+The iteration (Huang, Gallivan & Absil 2015; Huang, Absil & Gallivan 2018)
+
+    x_{k+1} = R_{x_k}(α_k d_k),   d_k = −H_k g_k,
+
+where H_k applies the inverse-Hessian approximation of the last m pairs
+
+    s_i = T(α_i d_i),   y_i = g_{i+1} − T(g_i)
+
+(vectors of T_{x_{i+1}}, T the transport by projection), each carried to the
+current tangent space by one more projection per iteration. H_k g is the
+two-loop recursion (Nocedal & Wright 2006, Alg. 7.4) with ρ_i = 1/⟨s_i, y_i⟩
+fixed when the pair is stored and the initial matrix γ_k I,
+γ_k = ⟨s, y⟩/⟨y, y⟩ of the newest pair (Alg. 7.4's scaling, eq. 7.20): H_k
+is then symmetric positive definite whatever the transports did to the
+vectors, so d_k is a descent direction.
+
+Cautious update. A pair with ⟨s, y⟩ ≤ eps·‖s‖‖y‖ is not stored (Li &
+Fukushima 2001; on a manifold the transported secant condition can fail even
+with Wolfe steps, Huang et al. 2018): its ρ would be negative or huge.
+
+Line search: :class:`~orthopt.optim.step_size.StrongWolfe` with c₂ = 0.9
+(the usual quasi-Newton choice: loose, so the unit step is accepted almost
+always), first trial t = 1 (the quasi-Newton step is scaled by γ). The first
+iteration has no pair; its direction is −g/‖g‖ (a step of unit length, as the
+other solvers take first). When the search fails the memory is cleared and
+the iteration is retried once along −g/‖g‖.
+
+References
+----------
+Nocedal & Wright (2006), Numerical Optimization, ch. 7. Huang, Gallivan &
+Absil (2015), SIAM J. Optim. 25(3). Huang, Absil & Gallivan (2018), Math.
+Program. 167. Li & Fukushima (2001), SIAM J. Optim. 11(4).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+
+from ..backend import finfo_eps, get_namespace
+from .solver import Solver, SolverState, Step, inner_float
+from .step_size import Armijo, StepSizeRule, StrongWolfe
+
+__all__ = ["RiemannianLBFGS"]
+
+
+@dataclass
+class LBFGSState(SolverState):
+    """State of :class:`RiemannianLBFGS`: the stored pairs, at the current iterate."""
+
+    step_memory: object = None
+    fallback_memory: object = None
+    # (s_i, y_i, ρ_i), oldest first; s_i and y_i tangent at the current iterate
+    pairs: deque = field(default_factory=deque)
+    skipped: int = 0  # pairs not stored by the cautious test, over the run
+
+
+class RiemannianLBFGS(Solver):
+    """Limited-memory BFGS on a manifold, vectors transported by projection.
+
+    Parameters
+    ----------
+    memory : int, default 10
+        m, the number of (s, y) pairs kept.
+    step_size : StepSizeRule, default StrongWolfe(curvature=0.9, max_evaluations=10, initial_step=1)
+        The line search. Its memory is reset before every search, so every
+        search starts from the rule's ``initial_step`` (1: the quasi-Newton
+        step).
+    **options
+        Stopping rules, ``verbose``, ``blas_threads``, see
+        :class:`~orthopt.optim.solver.Solver`.
+
+    Notes
+    -----
+    Every :class:`~orthopt.optim.solver.Step` carries ``extra`` with
+    ``pairs`` (pairs used for the direction), ``restarted`` (True when the
+    direction was −g: the first iteration, or a retry after a failed
+    search) and ``skipped`` (pairs refused by the cautious test so far).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from orthopt.manifolds import Stiefel
+    >>> from orthopt.optim import Problem, RiemannianLBFGS
+    >>> A = np.diag(np.arange(1.0, 11.0))
+    >>> problem = Problem(Stiefel(10, 3), lambda x: -np.trace(x.T @ A @ x),
+    ...                   euclidean_gradient=lambda x: -2 * A @ x)
+    >>> res = RiemannianLBFGS().run(problem, rng=0)
+    >>> round(res.fun, 6), res.success
+    (-27.0, True)
+    """
+
+    def __init__(self, memory=10, step_size=None, **options):
+        super().__init__(**options)
+        if isinstance(memory, bool) or int(memory) != memory or memory < 1:
+            raise ValueError(f"memory must be a positive integer, got {memory!r}")
+        if step_size is None:
+            step_size = StrongWolfe(curvature=0.9, max_evaluations=10, initial_step=1.0)
+        elif not isinstance(step_size, StepSizeRule):
+            raise TypeError(f"step_size must be a step-size rule such as StrongWolfe(...), "
+                            f"got {type(step_size).__name__}")
+        self.memory = int(memory)
+        self.step_rule = step_size
+        # a failed quasi-Newton direction is retried along −g with this search
+        self.fallback_rule = Armijo(evaluate_gradient=True)
+
+    def _start(self, problem, current, rng):
+        return LBFGSState(rng=rng, step_memory=self.step_rule.start(),
+                          fallback_memory=self.fallback_rule.start())
+
+    def _iterate(self, problem, current, state):
+        manifold = problem.manifold
+        x, grad = current.x, current.gradient
+        restarted = not state.pairs
+        direction = self._direction(manifold, x, grad, current.grad_norm, state)
+        slope = inner_float(manifold, x, grad, direction)
+        if not (slope < 0.0 and math.isfinite(slope)):  # rounding in the recursion
+            state.pairs.clear()
+            restarted = True
+            direction = self._direction(manifold, x, grad, current.grad_norm, state)
+            slope = -current.grad_norm
+        n_pairs = len(state.pairs)
+        state.step_memory.step = None  # every search starts from initial_step
+        search = self.step_rule.search(problem, current, direction, slope, state.step_memory)
+        if search.status == "line_search_failed" and not search.at_precision_limit \
+                and not restarted:
+            state.pairs.clear()
+            restarted = True
+            direction = self._direction(manifold, x, grad, current.grad_norm, state)
+            slope = -current.grad_norm
+            state.fallback_memory.step = None
+            search = self.fallback_rule.search(problem, current, direction, slope,
+                                               state.fallback_memory)
+        direction_norm = math.sqrt(max(inner_float(manifold, x, direction, direction), 0.0))
+        step = Step.from_search(current, search, direction_norm, slope)
+        if step.status is None:
+            self._update(manifold, current, step.evaluation, search.step * direction, state)
+            step.extra.update(pairs=n_pairs, restarted=restarted, skipped=state.skipped)
+        return step
+
+    @staticmethod
+    def _direction(manifold, x, grad, grad_norm, state):
+        """−H g by the two-loop recursion; −g/‖g‖ without pairs."""
+        if not state.pairs:
+            return grad * (-1.0 / max(grad_norm, 1e-300))
+        q = grad
+        alphas = []
+        for s, y, rho in reversed(state.pairs):
+            alpha = rho * inner_float(manifold, x, s, q)
+            q = q - alpha * y
+            alphas.append(alpha)
+        s, y, _ = state.pairs[-1]
+        gamma = inner_float(manifold, x, s, y) / inner_float(manifold, x, y, y)
+        if not (gamma > 0.0 and math.isfinite(gamma)):
+            # transported pairs can lose ⟨s, y⟩ > 0; the stored ρ keep H positive
+            gamma = 1.0 / state.pairs[-1][2] / max(inner_float(manifold, x, y, y), 1e-300)
+        r = gamma * q
+        for (s, y, rho), alpha in zip(state.pairs, reversed(alphas)):
+            beta = rho * inner_float(manifold, x, y, r)
+            r = r + (alpha - beta) * s
+        return -r
+
+    def _update(self, manifold, current, new, step_vector, state):
+        """Store (s, y) at the new iterate and carry the older pairs there."""
+        x, x_new = current.x, new.x
+        s = manifold.transport(x, x_new, step_vector)
+        y = new.gradient - manifold.transport(x, x_new, current.gradient)
+        state.pairs = deque(
+            (manifold.transport(x, x_new, s_i), manifold.transport(x, x_new, y_i), rho_i)
+            for s_i, y_i, rho_i in state.pairs)
+        sy = inner_float(manifold, x_new, s, y)
+        s_norm = math.sqrt(max(inner_float(manifold, x_new, s, s), 0.0))
+        y_norm = math.sqrt(max(inner_float(manifold, x_new, y, y), 0.0))
+        eps = finfo_eps(get_namespace(x_new), x_new.dtype)
+        if sy > eps * s_norm * y_norm and math.isfinite(sy):
+            state.pairs.append((s, y, 1.0 / sy))
+            while len(state.pairs) > self.memory:
+                state.pairs.popleft()
+        else:
+            state.skipped += 1
+
+    def _step(self, manifold, x, euclidean_gradient, state):
+        raise NotImplementedError(
+            "RiemannianLBFGS has no stochastic step: curvature pairs from minibatch gradients "
+            "mix noise into the Hessian approximation. For minibatch training use "
+            "RiemannianSGD(lr=..., momentum=0.9) or RiemannianRMSprop"
+        )
