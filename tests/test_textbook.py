@@ -27,6 +27,16 @@ from orthopt.optim.minimize import METHODS
 sys.path.insert(0, os.path.dirname(__file__))
 import textbook_problems as tp  # noqa: E402
 
+@pytest.fixture(autouse=True)
+def _one_blas_thread():
+    """Multithreaded OpenBLAS on a loaded 2-core machine runs 5–100× slower at times
+    (DESIGN.md, Measuring); these solves are small, one thread is the fastest."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
 #: the accuracy the issue asks for: relative to |f*|, absolute when f* = 0
 TARGET = 1e-8
 
