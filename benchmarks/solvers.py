@@ -544,6 +544,33 @@ def _print_targets(results):
                 if "best" in t else "–")
         print(f"| {t['problem']} | {t['mode']} | {ratio(t, 'tr_iterations', 1.2)} | "
               f"{ratio(t, 'tr_time', 0.5)} | {best} | {ratio(t, 'default', 1.5)} |")
+    _print_candidates(results)
+
+
+def _print_candidates(results):
+    """Each orthopt solver's time over pymanopt's best: what ``minimize()`` would score
+    with that solver as its default (target ≤ 1.5; "–": did not reach the tolerance)."""
+    labels = []
+    for r in results["runs"]:
+        if r["library"] == "orthopt" and r["solver"] not in labels:
+            labels.append(r["solver"])
+    print()
+    print("| problem | cost | " + " | ".join(labels) + " |")
+    print("|---|---|" + "---:|" * len(labels))
+    for t in results["targets"]:
+        rows = [r for r in results["runs"]
+                if (r["problem"], r["mode"]) == (t["problem"], t["mode"])]
+        theirs = [r for r in rows if r["library"] == "pymanopt"]
+        if not theirs:
+            continue
+        their_best, _ = best(theirs)
+        cells = []
+        for label in labels:
+            mine = next((r for r in rows if r["library"] == "orthopt" and r["solver"] == label),
+                        None)
+            cells.append("" if mine is None else
+                         f"{mine['time'] / their_best['time']:.2f}×" if mine["reached"] else "–")
+        print(f"| {t['problem']} | {t['mode']} | " + " | ".join(cells) + " |")
 
 
 def profile(args):
