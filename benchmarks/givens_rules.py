@@ -1,6 +1,7 @@
 """Givens coordinate descent: random vs cyclic vs Gauss–Southwell on Brockett over O(n).
 
-Problem: min tr(xᵀ A x N) over St(n, n) = O(n), A = diag(1, …, n),
+Problem: min tr(xᵀ A x N) over St(n, n) = O(n), A = diag(1, …, n), with the
+left action (row rotations x ← Gx; benchmarks/givens_sides.py compares the sides),
 N = diag(n, …, 1), x₀ Haar-random (seeded); the optimum Σ λ_i(A) N_ii
 (eigenvalues ascending) comes from
 ``eigh``. Every rule starts from the same random point, takes exact angles
@@ -39,10 +40,10 @@ class CountingGivens(GivensCoordinateDescent):
 
     rotations = 0
 
-    def _choose(self, omega, schedule, complex_phases):
-        i, j = super()._choose(omega, schedule, complex_phases)
-        self.rotations += len(i)
-        return i, j
+    def _choose(self, generators, state):
+        coordinates = super()._choose(generators, state)
+        self.rotations += len(coordinates)
+        return coordinates
 
 
 def brockett(n, seed):
@@ -59,8 +60,8 @@ def brockett(n, seed):
     return problem, optimum, manifold.random_point(rng=seed + 1000)
 
 
-def run_rule(problem, optimum, x0, rule, block, tol, max_rotations, seed):
-    solver = CountingGivens(rule=rule, block=block, step="exact",
+def run_rule(problem, optimum, x0, rule, block, tol, max_rotations, seed, side="left"):
+    solver = CountingGivens(rule=rule, block=block, side=side, step_size="exact",
                             max_iterations=max_rotations, gradient_tolerance=0.0,
                             step_tolerance=0.0)
     reached = {"rotations": None}
@@ -76,6 +77,7 @@ def run_rule(problem, optimum, x0, rule, block, tol, max_rotations, seed):
     elapsed = time.perf_counter() - t0
     return {
         "rule": rule,
+        "side": side,
         "block": block,
         "converged": reached["rotations"] is not None,
         "rotations": solver.rotations,

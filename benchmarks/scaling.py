@@ -80,7 +80,7 @@ def step_functions(n, rng):
                                      ("T", "euclidean", "projunn_t_rank1_euclid")):
         solver = ProjUNN(variant=variant, rank=1, approximation="lsi", direction=direction,
                          lr=lr, manifold=manifold)
-        state = {"rng": np.random.default_rng(0), "step": 0}
+        state = solver.init_state(u, rng=0)
         fns[name] = lambda solver=solver, state=state: solver.step(u, g, state)
     for retraction in ("exp", "cayley"):
         m = SpecialOrthogonal(n, retraction=retraction)

@@ -309,7 +309,9 @@ for rule in ("random", "cyclic", "gauss-southwell"):
         record["omega"].append(coordinate_generator(res.x, problem.riemannian_gradient(res.x)))
         return record["gap"][-1] <= tolerance
 
-    solver = GivensCoordinateDescent(rule=rule, max_iterations=5000,
+    # the left action, whose n(n−1)/2 row pairs this lesson counts (the solver's
+    # default side="both" also offers the column rotations x ← xG)
+    solver = GivensCoordinateDescent(rule=rule, side="left", max_iterations=5000,
                                      gradient_tolerance=0.0, step_tolerance=0.0)
     record["result"] = solver.run(problem, x0=x0, callback=callback, rng=0)
     runs[rule] = record

@@ -53,28 +53,31 @@ def _quartic_problem(rng, manifold):
     return cost, grad
 
 
+@pytest.mark.parametrize("side", ["left", "right"])
 @pytest.mark.parametrize("manifold", [SpecialOrthogonal(5), Stiefel(6, 2), Unitary(4),
                                       Stiefel(5, 3, field="complex")], ids=repr)
-def test_coordinate_derivative_matches_finite_differences(manifold):
-    """d/dθ f(G_ij(θu)x)|₀ = 2Re(conj(Ω_ij)u) for pairs, Im Ω_ii for phases."""
+def test_coordinate_derivative_matches_finite_differences(manifold, side):
+    """d/dθ f(G_ij(θu)x)|₀ = 2Re(conj(Ω_ij)u) for pairs, Im Ω_ii for phases; on the
+    right, f(x exp(K_ij(θu))) with Ψ = skew(xᴴ∇f) in place of Ω."""
     rng = np.random.default_rng(0)
     cost, grad = _quartic_problem(rng, manifold)
     x = manifold.random_point(rng=1)
-    omega = coordinate_generator(x, grad(x))
+    omega = coordinate_generator(x, grad(x), side)
     # Ω from the Riemannian gradient is the same matrix
     riem = manifold.euclidean_to_riemannian_gradient(x, grad(x))
-    assert np.max(np.abs(coordinate_generator(x, riem) - omega)) <= 100 * EPS
-    n = manifold.n
+    assert np.max(np.abs(coordinate_generator(x, riem, side) - omega)) <= 100 * EPS
+    n = manifold.n if side == "left" else manifold.p
+    assert omega.shape == (n, n)
     h = 1e-5
-    coords = [(0, 1), (1, 3), (2, n - 1)]
+    coords = [(0, 1)] + ([(1, n - 1)] if n > 2 else []) + ([(2, n - 1)] if n > 3 else [])
     if manifold.is_complex:
-        coords += [(0, 0), (2, 2)]
+        coords += [(0, 0), (1, 1)]
     for i, j in coords:
         for u in ([1.0] if not manifold.is_complex else [1.0, 1j, np.exp(0.7j)]):
             if i == j:
                 u = 1j  # a phase: ω = iα
-            plus = cost(rotate(x, [i], [j], np.asarray([h * u])))
-            minus = cost(rotate(x, [i], [j], np.asarray([-h * u])))
+            plus = cost(rotate(x, [i], [j], np.asarray([h * u]), side))
+            minus = cost(rotate(x, [i], [j], np.asarray([-h * u]), side))
             numeric = (plus - minus) / (2 * h)
             if i == j:
                 analytic = float(np.imag(omega[i, i]))
@@ -122,8 +125,8 @@ def test_block_round_equals_sequential_rotations(complex_):
     rng = np.random.default_rng(2)
     manifold = Unitary(7) if complex_ else Stiefel(7, 3)
     x = manifold.random_point(rng=3)
-    i = np.asarray([0, 2, 5, 3] if complex_ else [0, 2, 5])
-    j = np.asarray([4, 6, 1, 3] if complex_ else [4, 6, 1])  # (3, 3): a phase
+    i = np.asarray([0, 2, 5, 1] if complex_ else [0, 2, 5])
+    j = np.asarray([1, 6, 4, 1] if complex_ else [1, 6, 4])  # (1, 1): a phase
     omega = rng.standard_normal(len(i))
     if complex_:
         omega = omega + 1j * rng.standard_normal(len(i))
@@ -148,6 +151,23 @@ def test_block_round_equals_sequential_rotations(complex_):
     if xs is not None:
         xs_out = rotate(xs.asarray(x), i, j, omega)
         assert np.max(np.abs(to_numpy(xs_out) - together)) <= 10 * EPS
+    # the right action: x ∏ exp(K_k), K_k = ω_k e_i e_jᴴ − ω̄_k e_j e_iᴴ of size p×p
+    p = manifold.p
+    keep = (i < p) & (j < p)
+    ir, jr, omr = i[keep], j[keep], omega[keep]
+    assert len(ir) >= 1
+    g = np.eye(p, dtype=x.dtype)
+    for k in range(len(ir)):
+        gen = np.zeros((p, p), dtype=complex)
+        gen[ir[k], jr[k]] += omr[k]
+        if ir[k] != jr[k]:
+            gen[jr[k], ir[k]] -= np.conj(omr[k])
+        g = g @ scipy.linalg.expm(gen if complex_ else gen.real)
+    right = rotate(x, ir, jr, omr, "right")
+    assert np.max(np.abs(right - x @ g)) <= 100 * EPS
+    if xs is not None:
+        xs_out = rotate(xs.asarray(x), ir, jr, omr, "right")
+        assert np.max(np.abs(to_numpy(xs_out) - right)) <= 10 * EPS
     if not complex_:
         y = x.copy()
         rotate_rows_inplace(y, 0, 4, math.cos(omega[0]), math.sin(omega[0]))
@@ -187,14 +207,15 @@ def _brockett(manifold, rng, backend="numpy"):
     return Problem(manifold, cost, euclidean_gradient=lambda x: 2 * a @ x @ nn), optimum
 
 
+@pytest.mark.parametrize("side", ["left", "right", "both"])
 @pytest.mark.parametrize("block", [1, 3])
 @pytest.mark.parametrize("manifold", [SpecialOrthogonal(6), Unitary(4)], ids=repr)
-def test_cyclic_sweep_with_exact_angles_never_increases_a_quadratic_cost(manifold, block):
+def test_cyclic_sweep_with_exact_angles_never_increases_a_quadratic_cost(manifold, block, side):
     rng = np.random.default_rng(5)
     problem, _ = _brockett(manifold, rng)
     n = manifold.n
-    sweep = n * (n - 1) // 2 + (n if manifold.is_complex else 0)
-    solver = GivensCoordinateDescent(rule="cyclic", block=block, step="exact",
+    sweep = (n * (n - 1) // 2 + (n if manifold.is_complex else 0)) * (2 if side == "both" else 1)
+    solver = GivensCoordinateDescent(rule="cyclic", block=block, step="exact", side=side,
                                      max_iterations=2 * math.ceil(sweep / block),
                                      gradient_tolerance=0.0, step_tolerance=0.0)
     res = solver.run(problem, rng=6)
@@ -269,14 +290,21 @@ def test_stochastic_step_and_errors():
     problem, optimum = _brockett(manifold, rng)
     x = manifold.random_point(rng=15)
     f0 = problem.cost(x)
-    solver = GivensCoordinateDescent(rule="cyclic", block=3, step=0.05)
-    state = None
+    x_start = x
+    solver = GivensCoordinateDescent(rule="cyclic", block=3, lr=0.05)
+    state = solver.init_state(x, rng=0)
     for _ in range(600):
         x, state = solver.step(x, problem.euclidean_gradient(x), state)
     assert manifold.feasibility(x) <= 1000 * EPS
     assert problem.cost(x) < f0
     assert abs(problem.cost(x) - optimum) <= 1e-2 * abs(optimum)
-    with pytest.raises(ValueError, match="step=<float>"):
+    # the first version's name of the angle scale gives the same steps
+    old, old_state = x_start, None
+    old_solver = GivensCoordinateDescent(rule="cyclic", block=3, step=0.05)
+    for _ in range(600):
+        old, old_state = old_solver.step(old, problem.euclidean_gradient(old), old_state)
+    np.testing.assert_array_equal(old, x)
+    with pytest.raises(ValueError, match="lr=<float>"):
         GivensCoordinateDescent(step="exact").step(x, x, None)
     with pytest.raises(ValueError, match="rule"):
         GivensCoordinateDescent(rule="greedy")
@@ -320,3 +348,181 @@ def test_block_gauss_southwell_equals_full_sort(n, block, ties, complex_):
     if xs is not None:
         i, j = select_gauss_southwell(xs.asarray(omega), block=block)
         assert list(zip(i.tolist(), j.tolist())) == expected
+
+
+# -- the right action --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("manifold", [SpecialOrthogonal(6), Unitary(4)], ids=repr)
+def test_right_exact_angle_is_the_global_minimum_along_the_coordinate(manifold):
+    """One Gauss–Southwell iteration on the right lands at the minimum of θ ↦ f(x exp(K(θu)))
+    for the chosen coordinate (a quadratic cost: the trigonometric model is exact)."""
+    rng = np.random.default_rng(16)
+    problem, _ = _brockett(manifold, rng)
+    x0 = manifold.random_point(rng=17)
+    psi = coordinate_generator(x0, problem.euclidean_gradient(x0), "right")
+    i, j = select_gauss_southwell(psi, 1)
+    u = psi[i[0], j[0]] / abs(psi[i[0], j[0]]) if manifold.is_complex else 1.0
+    grid = np.linspace(-np.pi, np.pi, 20001)
+    along = [problem.cost(rotate(x0, i, j, np.asarray([t * u]), "right")) for t in grid]
+    res = GivensCoordinateDescent(side="right", max_iterations=1, gradient_tolerance=0.0).run(
+        problem, x0=x0)
+    assert res.nit == 1
+    scale = max(1.0, abs(min(along)))
+    # below every grid value (the grid misses the minimizer by ≤ π·1e-4: O(1e-7) in f)
+    assert res.fun <= min(along) + 1e3 * EPS * scale
+    assert res.fun >= min(along) - 1e-6 * scale
+    # and the step moved exactly the chosen columns
+    changed = np.flatnonzero(np.max(np.abs(res.x - x0), axis=0) > 0)
+    assert set(changed.tolist()) == {int(i[0]), int(j[0])}   # a pair, or one phase column
+
+
+def test_right_action_solves_brockett_where_the_left_one_crawls():
+    """Issue 13's observation on SO(n): with A dense, the column rotations (Jacobi's
+    coordinates) resolve tr(XᵀAXN) far faster than the row rotations; "both" keeps
+    the speed of the better side."""
+    n = 10
+    manifold = SpecialOrthogonal(n)
+    rng = np.random.default_rng(18)
+    problem, optimum = _brockett(manifold, rng)
+    x0 = manifold.random_point(rng=19)
+    errors = {}
+    for side in ("left", "right", "both"):
+        res = GivensCoordinateDescent(side=side, max_iterations=600).run(problem, x0=x0)
+        errors[side] = abs(res.fun - optimum) / abs(optimum)
+        assert np.all(np.diff(res.history["cost"]) <= 100 * EPS * abs(optimum)), side
+        assert manifold.feasibility(res.x) <= 1000 * EPS and np.linalg.det(res.x) > 0
+    assert errors["right"] <= 1e-8 and errors["both"] <= 1e-8, errors
+    assert errors["left"] >= 100 * errors["both"], errors
+
+
+def test_right_action_on_tall_stiefel():
+    """Column rotations of a tall x keep span(x): alone they are refused, with the left
+    ones they are offered ("both", the default)."""
+    manifold = Stiefel(6, 3)
+    rng = np.random.default_rng(20)
+    problem, optimum = _brockett(manifold, rng)
+    with pytest.raises(ValueError, match="side='both'"):
+        GivensCoordinateDescent(side="right").run(problem, rng=0)
+    res = GivensCoordinateDescent(max_iterations=3000).run(problem, rng=21)
+    assert abs(res.fun - optimum) <= 1e-8 * abs(optimum), (res.fun, optimum, res.status)
+    with pytest.raises(ValueError, match="side"):
+        GivensCoordinateDescent(side="columns")
+
+
+@pytest.mark.parametrize("rule, block", [("random", 1), ("cyclic", 2), ("gauss-southwell", 3)])
+def test_right_and_both_sides_solve_brockett_on_unitary(rule, block):
+    manifold = Unitary(4)
+    rng = np.random.default_rng(22)
+    problem, optimum = _brockett(manifold, rng)
+    for side in ("right", "both"):
+        res = GivensCoordinateDescent(rule=rule, block=block, side=side,
+                                      max_iterations=4000).run(problem, rng=23)
+        assert abs(res.fun - optimum) <= 1e-8 * abs(optimum), (side, res.fun, res.status)
+        assert manifold.feasibility(res.x) <= 1000 * EPS
+
+
+# -- non-finite values ---------------------------------------------------------------
+
+
+def _turns_nan(manifold, what, after, seed=24):
+    """Brockett whose cost or gradient is NaN from its ``after``-th call on."""
+    problem, _ = _brockett(manifold, np.random.default_rng(seed))
+    calls = {"cost": 0, "grad": 0}
+
+    def cost(x):
+        calls["cost"] += 1
+        return math.nan if what == "cost" and calls["cost"] >= after else problem.cost(x)
+
+    def grad(x):
+        calls["grad"] += 1
+        g = problem.euclidean_gradient(x)
+        return np.full_like(g, np.nan) if what == "grad" and calls["grad"] >= after else g
+
+    return Problem(manifold, cost, euclidean_gradient=grad), calls
+
+
+@pytest.mark.parametrize("after", [2, 40])
+@pytest.mark.parametrize("what", ["cost", "grad"])
+@pytest.mark.parametrize("options", [dict(rule="random"), dict(rule="gauss-southwell"),
+                                     dict(rule="cyclic", block=3, step="armijo")],
+                         ids=lambda o: "-".join(str(v) for v in o.values()))
+def test_nonfinite_cost_or_gradient_ends_the_run_with_the_last_finite_iterate(options, what,
+                                                                              after):
+    """Was LinAlgError from numpy.roots (the exact angle's eigenproblem) on NaN samples."""
+    manifold = SpecialOrthogonal(6)
+    problem, calls = _turns_nan(manifold, what, after)
+    x0 = manifold.random_point(rng=25)
+    res = GivensCoordinateDescent(max_iterations=500, **options).run(problem, x0=x0, rng=26)
+    assert res.status == "nonfinite" and not res.success
+    assert np.all(np.isfinite(res.x)) and math.isfinite(res.fun)
+    assert manifold.feasibility(res.x) <= 1000 * EPS and np.linalg.det(res.x) > 0
+    reference, _ = _brockett(manifold, np.random.default_rng(24))
+    assert res.fun == reference.cost(res.x)
+    if after == 2:
+        np.testing.assert_array_equal(res.x, x0)
+    else:
+        assert res.nit >= 1 and res.fun < reference.cost(x0)
+    assert calls[what] >= after
+
+
+def test_exact_angles_fall_back_to_a_search_where_the_samples_are_not_finite():
+    """A cost that is NaN far from x₀ (an unbounded barrier): the samples at θ = π/2, π,
+    −π/2 fall outside, the round searches along the coordinate gradient instead."""
+    manifold = SpecialOrthogonal(6)
+    problem, _ = _brockett(manifold, np.random.default_rng(27))
+    x0 = manifold.random_point(rng=28)
+
+    outside = {"n": 0}
+
+    def cost(x):
+        if np.max(np.abs(x - x0)) < 0.5:
+            return problem.cost(x)
+        outside["n"] += 1
+        return math.nan
+
+    barrier = Problem(manifold, cost, euclidean_gradient=problem.euclidean_gradient)
+    res = GivensCoordinateDescent(max_iterations=40).run(barrier, x0=x0)
+    assert outside["n"] > 0
+    assert res.status in ("max_iterations", "step_tolerance", "precision_limit"), res.status
+    costs = res.history["cost"]
+    assert res.nit >= 10 and np.all(np.isfinite(costs))
+    assert np.all(np.diff(costs) < 0) and costs[-1] < costs[0] - 0.1 * abs(costs[0])
+    assert np.max(np.abs(res.x - x0)) < 0.5
+
+
+def test_trig_model_needs_finite_samples():
+    from orthopt.optim.trig_polynomial import fit_trig2
+
+    assert fit_trig2(1.0, -0.5, 2.0, math.nan, 0.5) is None
+    with pytest.raises(ValueError, match="non-finite"):
+        minimize_trig2([1.0, math.nan, 0.0, 0.0, 0.0])
+    coef = fit_trig2(1.0, -0.5, 2.0, 3.0, 0.5)
+    from orthopt.optim.trig_polynomial import trig2
+
+    for theta, value in ((0.0, 1.0), (np.pi / 2, 2.0), (np.pi, 3.0), (-np.pi / 2, 0.5)):
+        assert abs(trig2(coef, theta) - value) <= 10 * EPS
+    h = 1e-6
+    assert abs((trig2(coef, h) - trig2(coef, -h)) / (2 * h) + 0.5) <= 1e-8
+
+
+def test_stochastic_state_pickles_and_resumes_exactly():
+    """The random rule's generator lives in the (picklable) state: a checkpoint resumes
+    the same draws."""
+    import pickle
+
+    manifold = SpecialOrthogonal(6)
+    problem, _ = _brockett(manifold, np.random.default_rng(29))
+    solver = GivensCoordinateDescent(rule="random", block=2, lr=0.1)
+    x = manifold.random_point(rng=30)
+    state = solver.init_state(x, rng=31)
+    for _ in range(5):
+        x, state = solver.step(x, problem.euclidean_gradient(x), state)
+    x_copy, state_copy = x.copy(), pickle.loads(pickle.dumps(state))
+    for _ in range(5):
+        x, state = solver.step(x, problem.euclidean_gradient(x), state)
+        x_copy, state_copy = solver.step(x_copy, problem.euclidean_gradient(x_copy), state_copy)
+    np.testing.assert_array_equal(x, x_copy)
+    other = solver.init_state(x, rng=32)
+    assert not np.array_equal(solver.step(x, problem.euclidean_gradient(x), other)[0],
+                              solver.step(x, problem.euclidean_gradient(x), state)[0])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import scipy.linalg
@@ -180,11 +182,11 @@ def test_stochastic_steps_stay_on_the_group_and_descend(variant, approximation):
     f0 = cost(x)
     solver = ProjUNN(variant=variant, rank=2, approximation=approximation, lr=0.02,
                      manifold=manifold)
-    state = {"rng": np.random.default_rng(15), "step": 0}
+    state = solver.init_state(x, rng=15)
     for _ in range(200):
         noisy = grad(x) + 0.1 * rng.standard_normal((8, 8))
         x, state = solver.step(x, noisy, state)
-    assert state["step"] == 200
+    assert state.step == 200
     assert manifold.feasibility(x) <= 1000 * EPS
     assert cost(x) < f0 - 0.5 * (f0 - optimum)
 
@@ -236,10 +238,13 @@ def test_step_accepts_a_seeded_state():
     u = SpecialOrthogonal(8).random_point(rng=0)
     g = np.random.default_rng(1).standard_normal((8, 8))
     solver = ProjUNN(lr=0.1)
-    x1, state1 = solver.step(u, g, {"rng": np.random.default_rng(7)})
-    x2, _ = solver.step(u, g, {"rng": np.random.default_rng(7)})
-    assert state1["step"] == 1
+    x1, state1 = solver.step(u, g, solver.init_state(u, rng=7))
+    x2, _ = solver.step(u, g, solver.init_state(u, rng=np.random.default_rng(7)))
+    assert state1.step == 1
     np.testing.assert_array_equal(x1, x2)
+    # another seed draws another sketch
+    x3, _ = solver.step(u, g, solver.init_state(u, rng=8))
+    assert np.max(np.abs(x3 - x1)) > 1e-6
 
 
 @pytest.mark.parametrize("variant", ["D", "T"])
@@ -257,7 +262,7 @@ def test_long_runs_stay_orthogonal_to_rounding(variant):
     for every in (None, 0):
         x = manifold.random_point(rng=1)
         solver = ProjUNN(variant=variant, rank=1, lr=0.05, reorthonormalize_every=every)
-        state = {"rng": np.random.default_rng(2)}
+        state = solver.init_state(x, rng=2)
         for k in range(steps):
             x, state = solver.step(x, 2 * a @ x + noise[k], state)
         errors[every] = np.linalg.norm(x.T @ x - np.eye(n))
@@ -276,3 +281,91 @@ def test_newton_schulz_step_squares_the_orthonormality_error():
     after = np.linalg.norm(y.T @ y - np.eye(6))
     assert after <= 10 * before ** 2 + 100 * EPS
     np.testing.assert_allclose(y, u, atol=1e-10)
+
+
+@pytest.mark.parametrize("after", [2, 30])
+@pytest.mark.parametrize("what", ["cost", "grad"])
+@pytest.mark.parametrize("variant", ["D", "T"])
+def test_nonfinite_cost_or_gradient_ends_the_run_with_the_last_finite_iterate(variant, what,
+                                                                              after):
+    """Was "SVD did not converge" (a second evaluation of the gradient at x₀ went into
+    the sketch) and line_search_failed with advice about the precision limit (NaN trials
+    counted as a failed search)."""
+    manifold = SpecialOrthogonal(6)
+    cost, grad, _ = _brockett(manifold, np.random.default_rng(16))
+    calls = {"cost": 0, "grad": 0}
+
+    def broken_cost(x):
+        calls["cost"] += 1
+        return math.nan if what == "cost" and calls["cost"] >= after else cost(x)
+
+    def broken_grad(x):
+        calls["grad"] += 1
+        g = grad(x)
+        return np.full_like(g, np.nan) if what == "grad" and calls["grad"] >= after else g
+
+    x0 = manifold.random_point(rng=17)
+    res = ProjUNN(variant=variant, max_iterations=500).run(
+        Problem(manifold, broken_cost, euclidean_gradient=broken_grad), x0=x0, rng=18)
+    assert res.status == "nonfinite" and not res.success
+    assert "precision" not in res.message
+    assert np.all(np.isfinite(res.x)) and res.fun == cost(res.x)
+    assert manifold.feasibility(res.x) <= 1000 * EPS and np.linalg.det(res.x) > 0
+    if after == 2:
+        np.testing.assert_array_equal(res.x, x0)
+    else:
+        assert res.nit >= 1 and res.fun < cost(x0)
+
+
+def test_run_with_euclidean_column_sketches():
+    """Column samples of −∇f: some have a positive slope ⟨grad f, abᴴ⟩ (10 of 300 here
+    with "D") and are used with the opposite sign; the cost never increases. Others are
+    almost all normal component (‖P_U(abᴴ)‖ ≈ 1e-6‖abᴴ‖ with "T" here): a run stuck on
+    them far from the optimum must not end as a success ("precision_limit" before)."""
+    manifold = SpecialOrthogonal(6)
+    cost, grad, optimum = _brockett(manifold, np.random.default_rng(19))
+    problem = Problem(manifold, cost, euclidean_gradient=grad)
+    results = {}
+    for variant in ("D", "T"):
+        res = ProjUNN(variant=variant, direction="euclidean", approximation="column",
+                      max_iterations=300).run(problem, rng=20)
+        costs = res.history["cost"]
+        assert np.all(np.diff(costs) <= 100 * EPS * abs(optimum)), variant
+        if res.success:
+            assert abs(res.fun - optimum) <= 1e-6 * abs(optimum), (variant, res.status)
+        results[variant] = res
+    gap0 = results["D"].history["cost"][0] - optimum
+    assert results["D"].fun - optimum <= 0.1 * gap0
+    assert results["T"].status == "line_search_failed", results["T"].status
+
+
+def test_step_rule_objects_and_old_names():
+    from orthopt.optim import Armijo, Fixed
+
+    assert isinstance(ProjUNN().step_rule, Armijo)
+    assert isinstance(ProjUNN(step="fixed", lr=0.1).step_rule, Fixed)
+    assert ProjUNN(step_size=Fixed(0.2)).step_rule.lr == 0.2
+    with pytest.raises(TypeError, match="not both"):
+        ProjUNN(step="fixed", step_size="fixed", lr=0.1)
+    with pytest.raises(ValueError, match="Barzilai"):
+        ProjUNN(step_size="bb")
+
+
+def test_stochastic_state_pickles_and_resumes_exactly():
+    """The state (rng, step counter) is a picklable dataclass: a checkpoint resumes the
+    same sketches and the same periodic restores."""
+    import pickle
+
+    manifold = SpecialOrthogonal(5)
+    _, grad, _ = _brockett(manifold, np.random.default_rng(21))
+    solver = ProjUNN(variant="D", rank=1, lr=0.05, reorthonormalize_every=4)
+    x = manifold.random_point(rng=22)
+    state = solver.init_state(x, rng=23)
+    for _ in range(6):
+        x, state = solver.step(x, grad(x), state)
+    x_copy, state_copy = x.copy(), pickle.loads(pickle.dumps(state))
+    for _ in range(6):
+        x, state = solver.step(x, grad(x), state)
+        x_copy, state_copy = solver.step(x_copy, grad(x_copy), state_copy)
+    np.testing.assert_array_equal(x, x_copy)
+    assert state.step == state_copy.step == 12

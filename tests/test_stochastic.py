@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
 
 import numpy as np
@@ -63,7 +64,7 @@ def test_steppers_stay_on_the_manifold_and_decrease_the_cost(manifold):
                                       + (1j * rng.standard_normal(x.shape)
                                          if manifold.is_complex else 0))
             x, state = stepper.step(x, noisy, state)
-        assert state["step"] == 400
+        assert state.step == 400
         assert manifold.feasibility(x) <= 100 * EPS * manifold.n, type(stepper).__name__
         # most of the gap to the optimum is closed despite the gradient noise
         assert cost(x) - optimum <= 0.05 * (f0 - optimum), (type(stepper).__name__, cost(x))
@@ -95,13 +96,17 @@ def test_state_round_trips(stepper_class):
         x, state = stepper.step(x, grad(x), state)
     restored = pickle.loads(pickle.dumps(state))
     key = "momentum" if stepper_class is RiemannianSGD else "square_average"
-    assert np.array_equal(restored[key], state[key])
+    assert np.array_equal(getattr(restored, key), getattr(state, key))
+    # a checkpoint that stores the fields as a dict restores the same state
+    rebuilt = type(state)(**dataclasses.asdict(state))
+    assert np.array_equal(getattr(rebuilt, key), getattr(state, key))
+    assert rebuilt.step == state.step == 5
     x_a, x_b, s_a, s_b = x, x.copy(), state, restored
     for _ in range(5):
         x_a, s_a = stepper.step(x_a, grad(x_a), s_a)
         x_b, s_b = stepper.step(x_b, grad(x_b), s_b)
     assert np.array_equal(x_a, x_b)
-    assert s_a["step"] == s_b["step"] == 10
+    assert s_a.step == s_b.step == 10
 
 
 def test_rmsprop_matches_the_formula():
@@ -113,7 +118,7 @@ def test_rmsprop_matches_the_formula():
     v = 0.1 * g * g
     expected = manifold.retraction(x, -0.1 * manifold.projection(x, g / (np.sqrt(v) + 1e-8)))
     assert np.max(np.abs(x1 - expected)) <= 10 * EPS
-    assert np.max(np.abs(state["square_average"] - v)) <= 10 * EPS
+    assert np.max(np.abs(state.square_average - v)) <= 10 * EPS
 
 
 def test_sgd_momentum_is_transported_to_the_tangent_space():
@@ -123,7 +128,7 @@ def test_sgd_momentum_is_transported_to_the_tangent_space():
     x, state = manifold.random_point(rng=8), None
     for _ in range(3):
         x, state = stepper.step(x, grad(x), state)
-        m = state["momentum"]
+        m = state.momentum
         defect = x.T @ m + m.T @ x
         assert np.max(np.abs(defect)) <= 100 * EPS
 

@@ -69,6 +69,7 @@ Tropp (2011), SIAM Review 53(2).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -83,10 +84,13 @@ from ..backend import (
 )
 from ..linalg import newton_schulz_step
 from ..manifolds.stiefel import Stiefel
-from .solver import Solver, Step
+from .rgd import make_step_rule
+from .solver import Solver, SolverState, Step, inner_float
+from .step_size import Armijo
 
 __all__ = [
     "ProjUNN",
+    "ProjUNNState",
     "projunn_d",
     "projunn_t",
     "low_rank_lsi",
@@ -97,7 +101,6 @@ __all__ = [
 _VARIANTS = ("D", "T")
 _APPROXIMATIONS = ("lsi", "column", "exact")
 _DIRECTIONS = ("riemannian", "euclidean")
-_EPS = float(np.finfo(np.float64).eps)
 
 
 # ---------------------------------------------------------------------------
@@ -339,9 +342,46 @@ def _host(x):
     return to_numpy(x)
 
 
+def _tangent_norm(u, a, b, a_tilde=None):
+    r"""‖P_U(abᴴ)‖ = ‖skew(ã bᴴ)‖ (ã = Uᴴa) from k×k matrices, O(kN²).
+
+    ‖skew M‖² = ½(‖M‖² − Re tr M²), with ‖ãbᴴ‖² = tr((ãᴴã)(bᴴb)) and
+    tr((ãbᴴ)²) = tr((bᴴã)²).
+    """
+    xp = get_namespace(u, a, b)
+    if a_tilde is None:
+        a_tilde = _adjoint_times(u, a)
+    cross = conj_transpose(b) @ a_tilde
+    full = to_float(xp.real(xp.sum((conj_transpose(a_tilde) @ a_tilde) * xp.matrix_transpose(
+        conj_transpose(b) @ b))))
+    square = to_float(xp.real(xp.sum(cross * xp.matrix_transpose(cross))))
+    return math.sqrt(max(0.5 * (full - square), 0.0))
+
+
 # ---------------------------------------------------------------------------
 # The solver
 # ---------------------------------------------------------------------------
+
+
+@dataclass
+class ProjUNNState(SolverState):
+    """State of :class:`ProjUNN` (a run, or a sequence of :meth:`step` calls).
+
+    Attributes
+    ----------
+    rng : numpy.random.Generator
+        Draws the random sketches.
+    step : int
+        Steps taken (every ``reorthonormalize_every``-th ends with a Newton–Schulz restore).
+    step_memory : object
+        The step-size rule's memory (:meth:`run` only).
+    skipped : int
+        Consecutive sketches along which no decrease could be resolved (:meth:`run`).
+    """
+
+    step: int = 0
+    step_memory: object = None
+    skipped: int = 0
 
 
 class ProjUNN(Solver):
@@ -359,11 +399,14 @@ class ProjUNN(Solver):
         Which step is approximated.
     lr : float, optional
         Learning rate η: the fixed step of :meth:`step`, and of :meth:`run`
-        when ``step="fixed"``; the first trial step of the Armijo rule
-        (default there 1/‖grad f(x₀)‖).
-    step : {"armijo", "fixed"}, default "armijo"
-        Step rule of :meth:`run`: backtracking on η (η doubles after each
-        accepted step) or the fixed η = lr.
+        with ``step_size="fixed"``; the first trial step of the Armijo rule
+        (default there: a step of unit length).
+    step_size : {"armijo", "fixed"} or StepSizeRule, default "armijo"
+        Step rule of :meth:`run` along the curve η ↦ P(U + η abᴴ) of one
+        sketch: backtracking (:class:`~orthopt.optim.step_size.Armijo`, the
+        first trial twice the last accepted η) or the fixed η = lr.
+    step : {"armijo", "fixed"}, optional
+        The first version's name for ``step_size``.
     max_step : float, optional
         Largest step ‖η abᴴ‖_F that :meth:`run` tries (default 0.5 for "D",
         π for "T"). For "D" it keeps σ(U + ηabᴴ) inside [1/2, 3/2]: the
@@ -381,37 +424,45 @@ class ProjUNN(Solver):
         O(N²) per step on average and so keeps the O(kN²) cost; ``0`` never.
         Both O(kN²) updates assume UᴴU = I exactly and, unlike a full polar
         or QR retraction, do not remove the error already in U, so rounding
-        error accumulates: on Brockett over SO(5) without the restore,
-        ‖UᴴU − I‖ grew 1.1e-13, 3.7e-13, 9.7e-13, 4.4e-12 after 500, 2000,
-        5000, 20 000 projUNN-D steps (the last above the solver's 1000·eps·√N
-        feasibility check).
+        error accumulates (on Brockett over SO(5) without the restore,
+        ‖UᴴU − I‖ grew from 1.1e-13 after 500 projUNN-D steps to 4.4e-12 after
+        20 000).
     sufficient_decrease, contraction : float
-        Armijo constants (default 1e-4 and 0.5).
-    manifold : Manifold, optional
-        Manifold of :meth:`step` (default: inferred from x).
-    **stopping
-        Stopping rules and ``verbose`` (:class:`~orthopt.optim.solver.Solver`).
+        Constants of the default Armijo rule (1e-4 and 0.5).
+    **options
+        Stopping rules, ``verbose``, ``manifold``, ``blas_threads``
+        (:class:`~orthopt.optim.solver.Solver`). The default ``max_iterations``
+        is counted in units of dim/k steps (a rank-k step moves about k of the
+        dim = N(N−1)/2 directions of the group): ``sweeps`` × ⌈dim/k⌉.
 
     Notes
     -----
-    ``run`` with variant "D" on real matrices shrinks any step whose polar
-    factor would change the sign of the determinant (det(I + bᴴUᴴa) ≤ 0),
-    so SO(n) runs stay in SO(n). The "riemannian" direction is the default
-    because with ``direction="euclidean"`` the rank-k part of ∇f is mostly
-    its normal component (x·herm(xᴴ∇f), nonzero even at the optimum for
-    Brockett-type costs): on Brockett over SO(4) rank-1/2 runs then stalled
-    at 10–85 % cost error, while the Riemannian sketch converges.
-    With rank k < N the step is not the full gradient step, so convergence
-    is slower per iteration than Riemannian gradient descent; each iteration
-    costs O(kN²) plus the gradient. The random sketches are seeded by the
-    ``rng`` of :meth:`run` (or the ``rng`` key of the state of :meth:`step`).
+    Each iteration of :meth:`run` draws one sketch abᴴ of the step and
+    searches along η ↦ P(U + η abᴴ), whose derivative at 0 is P_U(abᴴ): the
+    slope is ⟨grad f, abᴴ⟩, computed as Re⟨grad f·b, a⟩ in O(kN²). A sketch
+    with a positive slope (possible for ``direction="euclidean"`` or
+    column sampling) is used with the opposite sign, a descent direction.
+    With variant "D" on real matrices the search treats as inadmissible any
+    η whose polar factor would change the sign of the determinant
+    (det(I + bᴴUᴴa) ≤ 0), so SO(n) runs stay in SO(n). The "riemannian"
+    direction is the default because with ``direction="euclidean"`` the
+    rank-k part of ∇f is mostly its normal component (x·herm(xᴴ∇f), nonzero
+    even at the optimum for Brockett-type costs): on Brockett over SO(4)
+    rank-1/2 runs then stalled at 10–85 % cost error. The random sketches
+    draw from the ``rng`` of :meth:`run` (or of :meth:`init_state`).
     """
 
+    #: the default budget, in units of dim/k steps
+    sweeps = 200
+    #: consecutive random sketches without a resolvable decrease that stop a run with
+    #: "precision_limit" (one for the deterministic truncated SVD)
+    precision_window = 10
+
     def __init__(self, variant="T", rank=1, approximation="lsi", direction="riemannian",
-                 lr=None, step="armijo", oversampling=4, power_iterations=1,
+                 lr=None, step_size=None, step=None, oversampling=4, power_iterations=1,
                  sufficient_decrease=1e-4, contraction=0.5, max_step=None,
-                 reorthonormalize_every=None, manifold=None, **stopping):
-        super().__init__(manifold=manifold, **stopping)
+                 reorthonormalize_every=None, **options):
+        super().__init__(**options)
         if variant not in _VARIANTS:
             raise ValueError(f"unknown variant {variant!r}; use 'D' (polar) or 'T' (exponential)")
         if approximation not in _APPROXIMATIONS:
@@ -421,22 +472,27 @@ class ProjUNN(Solver):
             raise ValueError(f"unknown direction {direction!r}; use 'riemannian' or 'euclidean'")
         if isinstance(rank, bool) or not isinstance(rank, (int, np.integer)) or rank < 1:
             raise ValueError(f"rank must be a positive integer, got {rank!r}")
-        if step not in ("armijo", "fixed"):
-            raise ValueError(f"unknown step rule {step!r}; use 'armijo' or 'fixed'")
-        if step == "fixed" and lr is None:
-            raise ValueError("step='fixed' needs a learning rate: pass lr=... (e.g. lr=1e-2)")
-        if lr is not None and not lr > 0:
-            raise ValueError(f"lr must be positive, got {lr}")
+        if step is not None:
+            if step_size is not None:
+                raise TypeError("pass step_size=... or its old name step=..., not both")
+            step_size = step
+        if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float))
+                               or not lr > 0):
+            raise ValueError(f"lr must be a positive number, got {lr!r}")
         self.variant = variant
         self.rank = int(rank)
         self.approximation = approximation
         self.direction = direction
-        self.lr = lr
-        self.step_rule = step
+        self.lr = None if lr is None else float(lr)
         self.oversampling = int(oversampling)
         self.power_iterations = int(power_iterations)
-        self.sufficient_decrease = float(sufficient_decrease)
-        self.contraction = float(contraction)
+        if step_size in (None, "armijo"):
+            step_size = Armijo(sufficient_decrease=sufficient_decrease, contraction=contraction,
+                               initial_step=self.lr, max_backtracks=60)
+        elif step_size == "bb":
+            raise ValueError("ProjUNN's step rule is 'armijo' or 'fixed' (a new sketch every "
+                             "iteration leaves no Barzilai–Borwein pair)")
+        self.step_rule = make_step_rule(step_size, self.lr)
         if max_step is None:
             max_step = 0.5 if variant == "D" else math.pi
         if not max_step > 0:
@@ -449,6 +505,11 @@ class ProjUNN(Solver):
             raise ValueError(f"reorthonormalize_every must be a non-negative integer or None, "
                              f"got {reorthonormalize_every!r}")
         self.reorthonormalize_every = reorthonormalize_every
+
+    def _budget(self, manifold):
+        if manifold is None:
+            return self.default_max_iterations
+        return self.sweeps * math.ceil(manifold.dim / self.rank)
 
     # -- building blocks ---------------------------------------------------------
 
@@ -501,7 +562,69 @@ class ProjUNN(Solver):
                 f"SpecialOrthogonal(n), Unitary(n)), got {manifold!r}"
             )
 
+    # -- deterministic iteration ---------------------------------------------------
+
+    def _start(self, problem, current, rng):
+        self._check_manifold(problem.manifold)
+        return ProjUNNState(rng=rng, step_memory=self.step_rule.start())
+
+    def _iterate(self, problem, current, state):
+        x = current.x
+        xp = get_namespace(x)
+        # the sketch is drawn once per iteration; the search moves along it
+        a, b = self._approximate(self._step_operator(x, current.euclidean_gradient, 1.0),
+                                 state.rng)
+        # φ'(0) = ⟨grad, abᴴ⟩ = Re⟨grad·b, a⟩, O(kN²)
+        slope = to_float(xp.real(xp.sum(xp.conj(current.gradient @ b) * a)))
+        if slope > 0:
+            b, slope = -b, -slope   # the opposite sketch descends
+        if not slope < 0:
+            # a sketch orthogonal to the gradient: draw another one next iteration
+            return Step(current, 0.0, accepted=False)
+        direction = a @ conj_transpose(b)
+        unit_length = math.sqrt(max(inner_float(problem.manifold, x, direction, direction), 0.0))
+        memory = state.step_memory
+        growth = getattr(self.step_rule, "growth", None)
+        if growth is not None and memory.step is not None:
+            # the first trial, growth × the last η, stays within max_step
+            memory.step = min(memory.step, self.max_step / (growth * unit_length))
+        a_tilde = _adjoint_times(x, a) if self.variant == "D" else None
+
+        def curve(eta):
+            if eta * unit_length > self.max_step * (1 + 1e-12):
+                return None
+            if a_tilde is not None and not self._keeps_component(eta * a_tilde, b):
+                return None   # the polar factor would leave U's component (SO(n))
+            x_new = self._project(x, eta * a, b)
+            if self._restore_due(x_new, state.step + 1):
+                x_new = newton_schulz_step(x_new)
+            return x_new
+
+        search = self.step_rule.search(problem, current, direction, slope, memory, curve=curve)
+        if search.status == "line_search_failed" and search.at_precision_limit:
+            # this sketch's decrease is below what the cost resolves; a random sketch may
+            # just have missed the gradient, so only a run of them stops the run
+            state.skipped += 1
+            window = 1 if self.approximation == "exact" else self.precision_window
+            if state.skipped < window:
+                return Step(current, 0.0, accepted=False)
+            # the precision limit only when the sketch points along the gradient: a
+            # Euclidean or column sketch can be almost all normal part (seen on Brockett
+            # SO(6): ‖P_U(abᴴ)‖ = 1e-6‖abᴴ‖ with ‖grad‖ = 2.9, far from the optimum)
+            cosine = -slope / max(current.grad_norm * _tangent_norm(x, a, b, a_tilde), 1e-300)
+            return Step.failed(current, "precision_limit" if cosine >= 0.1
+                               else "line_search_failed")
+        step = Step.from_search(current, search, unit_length, slope)
+        if step.status is None:
+            state.step += 1
+            state.skipped = 0
+        return step
+
     # -- stochastic interface ------------------------------------------------------
+
+    def _init_state(self, manifold, x, rng):
+        self._check_manifold(manifold)
+        return ProjUNNState(rng=rng)
 
     def _step(self, manifold, x, euclidean_gradient, state):
         """One projUNN step x ← P(x + abᴴ) with abᴴ ≈ −lr·(gradient), the fixed ``lr``.
@@ -509,74 +632,15 @@ class ProjUNN(Solver):
         Called by :meth:`~orthopt.optim.solver.Solver.step` (``x, state =
         solver.step(x, euclidean_gradient, state)``) with x of shape (N, N)
         orthogonal / unitary and the (minibatch) Euclidean gradient ∂L/∂x.
-        The state holds the random generator of the sketches (``"rng"``) and
-        the step counter (``"step"``).
+        The state (:meth:`init_state`) holds the random generator of the
+        sketches and the step counter.
         """
         if self.lr is None:
             raise ValueError("step() needs a learning rate: construct ProjUNN(lr=...)")
         self._check_manifold(manifold)
-        if "rng" not in state:
-            state["rng"] = default_rng(None)
-        state.setdefault("step", 0)
-        a, b = self._approximate(self._step_operator(x, euclidean_gradient, self.lr),
-                                 state["rng"])
-        state["step"] += 1
+        a, b = self._approximate(self._step_operator(x, euclidean_gradient, self.lr), state.rng)
+        state.step += 1
         x_new = self._project(x, a, b)
-        if self._restore_due(x_new, state["step"]):
+        if self._restore_due(x_new, state.step):
             x_new = newton_schulz_step(x_new)
         return x_new, state
-
-    # -- deterministic solver hooks ----------------------------------------------
-
-    def _start(self, problem, x, cost, grad):
-        self._check_manifold(problem.manifold)
-        return {"rng": default_rng(getattr(self, "_rng", None)), "lr": None,
-                "egrad": problem.euclidean_gradient(x), "step": 0}
-
-    def _iterate(self, problem, x, cost, grad, state):
-        manifold = problem.manifold
-        grad_norm2 = to_float(manifold.inner_product(x, grad, grad))
-        if state["lr"] is None:
-            lr = self.lr if self.lr is not None else 1.0 / max(math.sqrt(grad_norm2), 1e-300)
-        else:
-            lr = state["lr"] if self.step_rule == "fixed" else 2.0 * state["lr"]
-        # the sketch is drawn once per iteration; backtracking rescales it
-        a, b = self._approximate(self._step_operator(x, state["egrad"], 1.0), state["rng"])
-        cost0 = to_float(cost)
-        step_matrix = a @ conj_transpose(b)
-        # slope of the approximated step: ⟨grad, abᴴ⟩ (−‖Δ_k‖² for an exact low-rank part)
-        slope = min(to_float(manifold.inner_product(x, grad, step_matrix)), 0.0)
-        # ‖abᴴ‖_F² = tr((aᴴa)(bᴴb)), a k×k product: the step length per unit η
-        unit_length = math.sqrt(max(to_float(manifold.inner_product(x, step_matrix, step_matrix)), 0.0))
-        if unit_length > 0:
-            lr = min(lr, self.max_step / unit_length)
-        a_tilde = _adjoint_times(x, a) if self.variant == "D" else None
-        for _ in range(60):
-            if a_tilde is not None and not self._keeps_component(lr * a_tilde, b):
-                lr *= self.contraction
-                continue
-            x_new = self._project(x, lr * a, b)
-            if self._restore_due(x_new, state["step"] + 1):
-                x_new = newton_schulz_step(x_new)
-            cost_new, egrad_new = problem.cost_and_euclidean_gradient(x_new)
-            new = to_float(cost_new)
-            if self.step_rule == "fixed":
-                break
-            predicted = self.sufficient_decrease * lr * slope
-            noise = 10 * _EPS * max(1.0, abs(cost0))
-            if math.isfinite(new) and (new <= cost0 + predicted or (
-                    -predicted <= noise and new <= cost0 + noise)):
-                # second clause: a decrease below rounding cannot be measured; accept no
-                # increase beyond rounding
-                break
-            lr *= self.contraction
-        else:
-            return Step(x, cost, grad, 0.0, status="line_search_failed")
-        if not math.isfinite(new):
-            return Step(x, cost, grad, 0.0, status="nonfinite")
-        state["lr"] = lr
-        state["egrad"] = egrad_new
-        state["step"] += 1
-        grad_new = manifold.euclidean_to_riemannian_gradient(x_new, egrad_new)
-        step_size = lr * to_float(manifold.norm(x, step_matrix))
-        return Step(x_new, cost_new, grad_new, step_size)

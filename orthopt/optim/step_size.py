@@ -127,7 +127,8 @@ class LineSearchResult:
     n_evaluations : int
         Trials made.
     status : str or None
-        None on success; "line_search_failed" or "nonfinite" (every trial non-finite).
+        None on success; "line_search_failed", or "nonfinite" when every trial, or the
+        shortest one, was non-finite.
     at_precision_limit : bool
         The failure happened where the cost cannot resolve the decrease sought.
     """
@@ -169,7 +170,7 @@ def backtrack(evaluate, reference_cost, slope, initial_step, eps, c1=1e-4, contr
         ``evaluation`` is the payload of the accepted trial (None on failure).
     """
     t = float(initial_step)
-    any_finite = False
+    any_finite = last_nonfinite = False
     trials = 0
     for trials in range(1, max_trials + 1):
         if t < shortest_step:
@@ -179,12 +180,16 @@ def backtrack(evaluate, reference_cost, slope, initial_step, eps, c1=1e-4, contr
         if outcome is not None:
             cost, payload = outcome
             cost = float(cost)
-            if math.isfinite(cost):
+            last_nonfinite = not math.isfinite(cost)
+            if not last_nonfinite:
                 any_finite = True
                 if sufficient_decrease(cost, reference_cost, t, slope, c1, eps):
                     return LineSearchResult(t, payload, cost, trials)
         t *= contraction
-    status = "nonfinite" if trials > 0 and not any_finite else "line_search_failed"
+    # the shortest trial not finite: the cost is not finite arbitrarily close to x (a
+    # longer trial that was finite but not low enough does not make it a search failure)
+    status = "nonfinite" if trials > 0 and (not any_finite or last_nonfinite) \
+        else "line_search_failed"
     limit = float(initial_step) * abs(slope) <= rounding_level(reference_cost, eps, 100.0)
     return LineSearchResult(0.0, None, float(reference_cost), trials, status,
                             at_precision_limit=limit and status == "line_search_failed")

@@ -32,40 +32,95 @@ line-search on; a stepper maps (x, ∇f_batch(x), state) to (x_new, state):
     convention), d = P_x(grad f / (√v + ε)), which only rescales
     tangent directions and stays a descent method for small η.
 
-The state is a plain dict of arrays and Python numbers (picklable), so a
-checkpoint can store and restore it. Both classes also run as deterministic
-solvers (``run``: fixed-step descent with the full gradient).
+The state is a dataclass of arrays and Python numbers (picklable; its
+fields are the solver's memory: ``momentum`` or ``square_average``, the step
+counter ``step`` and the run's ``rng``), so a checkpoint can store and restore
+it, e.g. with :func:`dataclasses.asdict` and ``type(state)(**fields)``. Both
+classes also run as deterministic solvers (``run``): fixed steps of length
+``lr`` (:class:`~orthopt.optim.step_size.Fixed`) along the direction the
+stepper computes from the full gradient.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, replace
 
 from ..backend import get_namespace, is_complex_dtype
-from .solver import Solver, Step
+from .solver import Solver, SolverState, Step, inner_float
+from .step_size import Fixed
 
-__all__ = ["RiemannianSGD", "RiemannianRMSprop"]
+__all__ = ["RiemannianSGD", "RiemannianRMSprop", "SGDState", "RMSpropState"]
+
+
+@dataclass
+class SGDState(SolverState):
+    """State of :class:`RiemannianSGD`: the momentum m (tangent at x, None before the
+    first step or without momentum) and the number of steps taken."""
+
+    momentum: object = None
+    step: int = 0
+
+
+@dataclass
+class RMSpropState(SolverState):
+    """State of :class:`RiemannianRMSprop`: the running mean v of squared gradients
+    (shape of x, real dtype; None before the first step) and the number of steps."""
+
+    square_average: object = None
+    step: int = 0
+
+
+@dataclass
+class _RunState(SolverState):
+    """State of ``run``: the stepper's own state and the fixed step's memory."""
+
+    stepper: SolverState = None
+    step_memory: object = None
 
 
 class _Stepper(Solver):
-    """A fixed-step stepper; ``run`` feeds it the full gradient of a Problem."""
+    """A fixed-step stepper; ``run`` feeds it the full gradient of a Problem.
 
-    def __init__(self, lr, manifold=None, **stopping):
-        super().__init__(manifold=manifold, **stopping)
+    Subclasses implement ``_direction(manifold, x, euclidean_gradient, state) ->
+    (d, state)``, the tangent direction of the step x_new = R_x(−lr·d), and
+    ``_moved(manifold, x, x_new, d, state) -> state`` for what follows the point.
+    """
+
+    def __init__(self, lr, **options):
+        super().__init__(**options)
         if isinstance(lr, bool) or not (isinstance(lr, (int, float)) and lr > 0):
             raise ValueError(f"lr must be a positive number, got {lr!r}")
         self.lr = float(lr)
+        self.step_rule = Fixed(self.lr)
 
-    def _start(self, problem, x, cost, grad):
-        return {"stepper": {}, "egrad": problem.euclidean_gradient(x)}
+    def _moved(self, manifold, x, x_new, direction, state):
+        return state
 
-    def _iterate(self, problem, x, cost, grad, state):
-        x_new, state["stepper"] = self._step(problem.manifold, x, state["egrad"],
-                                             state["stepper"])
-        cost_new, egrad = problem.cost_and_euclidean_gradient(x_new)
-        state["egrad"] = egrad
-        grad_new = problem.manifold.euclidean_to_riemannian_gradient(x_new, egrad)
-        return Step(x_new, cost_new, grad_new, self.lr * state["stepper"]["last_direction_norm"])
+    def _step(self, manifold, x, euclidean_gradient, state):
+        direction, state = self._direction(manifold, x, euclidean_gradient, state)
+        x_new = manifold.retraction(x, -self.lr * direction)
+        return x_new, self._moved(manifold, x, x_new, direction, state)
+
+    def _start(self, problem, current, rng):
+        return _RunState(rng=rng, stepper=self._init_state(problem.manifold, current.x, rng),
+                         step_memory=self.step_rule.start())
+
+    def _iterate(self, problem, current, state):
+        manifold = problem.manifold
+        x = current.x
+        direction, stepper = self._direction(manifold, x, current.euclidean_gradient,
+                                             state.stepper)
+        slope = -inner_float(manifold, x, current.gradient, direction)
+        search = self.step_rule.search(problem, current, -direction, slope, state.step_memory)
+        if search.status is not None:
+            return Step.failed(current, search.status)
+        evaluation = search.evaluation
+        state.stepper = self._moved(manifold, x, evaluation.x, direction, stepper)
+        norm = math.sqrt(max(inner_float(manifold, x, direction, direction), 0.0))
+        # fixed steps aim for no particular decrease (momentum may even go uphill): the
+        # loop's precision-limit test does not apply
+        return Step(evaluation, self.lr * norm, predicted_decrease=None)
 
 
 class RiemannianSGD(_Stepper):
@@ -80,8 +135,9 @@ class RiemannianSGD(_Stepper):
     manifold : Manifold, optional
         Default: inferred from x (:func:`~orthopt.optim.minimize.infer_manifold`).
         Its retraction is used.
-    **stopping
-        Stopping rules of ``run`` (:class:`~orthopt.optim.solver.Solver`).
+    **options
+        Stopping rules of ``run``, ``verbose``, ``blas_threads``
+        (:class:`~orthopt.optim.solver.Solver`).
 
     Examples
     --------
@@ -97,27 +153,27 @@ class RiemannianSGD(_Stepper):
     3.0
     """
 
-    def __init__(self, lr, momentum=0.0, manifold=None, **stopping):
-        super().__init__(lr, manifold=manifold, **stopping)
+    def __init__(self, lr, momentum=0.0, **options):
+        super().__init__(lr, **options)
         if not 0.0 <= momentum < 1.0:
             raise ValueError(f"momentum must be in [0, 1), got {momentum}")
         self.momentum = float(momentum)
 
-    def _step(self, manifold, x, euclidean_gradient, state):
-        """One step (called by ``step``); state = {"momentum", "step", ...}."""
-        if "step" not in state:
-            state = {"momentum": None, "step": 0}
+    def _init_state(self, manifold, x, rng):
+        return SGDState(rng=rng)
+
+    def _direction(self, manifold, x, euclidean_gradient, state):
+        """d = β m + grad f(x) (grad f(x) without momentum)."""
         direction = manifold.euclidean_to_riemannian_gradient(x, euclidean_gradient)
+        if self.momentum > 0 and state.momentum is not None:
+            direction = self.momentum * state.momentum + direction
+        return direction, replace(state, step=state.step + 1)
+
+    def _moved(self, manifold, x, x_new, direction, state):
+        """The momentum transported to x_new by projection."""
         if self.momentum > 0:
-            if state["momentum"] is not None:
-                direction = self.momentum * state["momentum"] + direction
-        x_new = manifold.retraction(x, -self.lr * direction)
-        state = dict(state)
-        if self.momentum > 0:
-            state["momentum"] = manifold.transport(x, x_new, direction)
-        state["step"] += 1
-        state["last_direction_norm"] = float(manifold.norm(x, direction))
-        return x_new, state
+            state.momentum = manifold.transport(x, x_new, direction)
+        return state
 
 
 class RiemannianRMSprop(_Stepper):
@@ -136,8 +192,8 @@ class RiemannianRMSprop(_Stepper):
         ∇f (the RNN papers' rule) or grad f = P_x(∇f) (see the module docstring).
     manifold : Manifold, optional
         Default: inferred from x.
-    **stopping
-        Stopping rules of ``run``.
+    **options
+        Stopping rules of ``run``, ``verbose``, ``blas_threads``.
 
     Notes
     -----
@@ -145,9 +201,8 @@ class RiemannianRMSprop(_Stepper):
     so v is real with x's real dtype.
     """
 
-    def __init__(self, lr, alpha=0.99, eps=1e-8, precondition="euclidean", manifold=None,
-                 **stopping):
-        super().__init__(lr, manifold=manifold, **stopping)
+    def __init__(self, lr, alpha=0.99, eps=1e-8, precondition="euclidean", **options):
+        super().__init__(lr, **options)
         if precondition not in ("euclidean", "riemannian"):
             raise ValueError(
                 f"precondition must be 'euclidean' or 'riemannian', got {precondition!r}"
@@ -160,23 +215,19 @@ class RiemannianRMSprop(_Stepper):
         self.alpha = float(alpha)
         self.eps = float(eps)
 
-    def _step(self, manifold, x, euclidean_gradient, state):
-        """One step (called by ``step``); state = {"square_average", "step", ...}."""
+    def _init_state(self, manifold, x, rng):
+        return RMSpropState(rng=rng)
+
+    def _direction(self, manifold, x, euclidean_gradient, state):
+        """d = P_x(g / (√v + ε)) with v updated by g = ∇f (or grad f)."""
         xp = get_namespace(x, euclidean_gradient)
         g = euclidean_gradient
         if self.precondition == "riemannian":
             g = manifold.euclidean_to_riemannian_gradient(x, g)
         square = xp.real(xp.conj(g) * g) if is_complex_dtype(xp, g.dtype) else g * g
-        if "step" not in state:
-            state = {"square_average": xp.zeros_like(square), "step": 0}
-        v = self.alpha * state["square_average"] + (1.0 - self.alpha) * square
+        previous = xp.zeros_like(square) if state.square_average is None \
+            else state.square_average
+        v = self.alpha * previous + (1.0 - self.alpha) * square
         scale = 1.0 / (xp.sqrt(v) + self.eps)
-        preconditioned = g * xp.astype(scale, g.dtype)
-        direction = manifold.projection(x, preconditioned)
-        x_new = manifold.retraction(x, -self.lr * direction)
-        state = dict(state)
-        state["square_average"] = v
-        state["step"] += 1
-        norm = float(manifold.norm(x, direction))
-        state["last_direction_norm"] = norm if math.isfinite(norm) else math.inf
-        return x_new, state
+        direction = manifold.projection(x, g * xp.astype(scale, g.dtype))
+        return direction, replace(state, square_average=v, step=state.step + 1)

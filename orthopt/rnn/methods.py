@@ -249,8 +249,11 @@ class ProjUNNStep(_Method):
             return
         solver = self.solver_class(variant=self.variant.upper(), rank=self.rank,
                                    approximation=self.approximation, direction="euclidean",
-                                   lr=lr, step="fixed", manifold=self.manifold)
-        state = {"rng": rng, "step": self.count}
+                                   lr=lr, step_size="fixed", manifold=self.manifold)
+        # the sketches draw from the training generator (checkpointed), and the step
+        # counter (when the periodic re-orthonormalization falls due) is the method's
+        state = solver.init_state(self.params["W"], rng=rng)
+        state.step = self.count
         self.params["W"], _ = solver.step(self.params["W"], direction, state)
 
     def _dense_update(self, g, lr, rng):
@@ -329,9 +332,11 @@ class GivensStep(_Method):
             return
         rule = "random" if self.rule == "random" else "gauss-southwell"
         block = self.block if self.rule == "block" else 1
-        solver = self.solver_class(rule=rule, block=block, step=lr, manifold=self.manifold)
+        # the left action of the papers (W ← G W); side="both" would change the trained model
+        solver = self.solver_class(rule=rule, block=block, side="left", lr=lr,
+                                   manifold=self.manifold)
         # the random rule draws from the training generator (checkpointed), not a fresh one
-        state = {"schedule": {"rng": rng, "round": 0, "position": 0}}
+        state = solver.init_state(self.params["W"], rng=rng)
         self.params["W"], _ = solver.step(self.params["W"], grad_w, state)
 
     def _local_update(self, grad_w, lr, rng):
