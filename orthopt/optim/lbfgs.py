@@ -30,14 +30,13 @@ the iteration is retried once along −g/‖g‖.
 References
 ----------
 Nocedal & Wright (2006), Numerical Optimization, ch. 7. Huang, Gallivan &
-Absil (2015), SIAM J. Optim. 25(3). Huang, Absil & Gallivan (2018), Math.
-Program. 167. Li & Fukushima (2001), SIAM J. Optim. 11(4).
+Absil (2015), SIAM J. Optim. 25(3). Huang, Absil & Gallivan (2018), SIAM J.
+Optim. 28(1). Li & Fukushima (2001), SIAM J. Optim. 11(4).
 """
 
 from __future__ import annotations
 
 import math
-from collections import deque
 from dataclasses import dataclass, field
 
 from ..backend import finfo_eps, get_namespace
@@ -53,9 +52,20 @@ class LBFGSState(SolverState):
 
     step_memory: object = None
     fallback_memory: object = None
-    # (s_i, y_i, ρ_i), oldest first; s_i and y_i tangent at the current iterate
-    pairs: deque = field(default_factory=deque)
+    # s_i and y_i stacked, shape (k, n, p), oldest first, tangent at the current iterate
+    s: object = None
+    y: object = None
+    rho: list = field(default_factory=list)  # ρ_i = 1/⟨s_i, y_i⟩ when stored
     skipped: int = 0  # pairs not stored by the cautious test, over the run
+
+    @property
+    def pairs(self):
+        """Number of stored pairs."""
+        return len(self.rho)
+
+    def clear(self):
+        self.s = self.y = None
+        self.rho = []
 
 
 class RiemannianLBFGS(Solver):
@@ -114,20 +124,20 @@ class RiemannianLBFGS(Solver):
     def _iterate(self, problem, current, state):
         manifold = problem.manifold
         x, grad = current.x, current.gradient
-        restarted = not state.pairs
+        restarted = state.pairs == 0
         direction = self._direction(manifold, x, grad, current.grad_norm, state)
         slope = inner_float(manifold, x, grad, direction)
         if not (slope < 0.0 and math.isfinite(slope)):  # rounding in the recursion
-            state.pairs.clear()
+            state.clear()
             restarted = True
             direction = self._direction(manifold, x, grad, current.grad_norm, state)
             slope = -current.grad_norm
-        n_pairs = len(state.pairs)
+        n_pairs = state.pairs
         state.step_memory.step = None  # every search starts from initial_step
         search = self.step_rule.search(problem, current, direction, slope, state.step_memory)
         if search.status == "line_search_failed" and not search.at_precision_limit \
                 and not restarted:
-            state.pairs.clear()
+            state.clear()
             restarted = True
             direction = self._direction(manifold, x, grad, current.grad_norm, state)
             slope = -current.grad_norm
@@ -144,43 +154,51 @@ class RiemannianLBFGS(Solver):
     @staticmethod
     def _direction(manifold, x, grad, grad_norm, state):
         """−H g by the two-loop recursion; −g/‖g‖ without pairs."""
-        if not state.pairs:
+        if state.pairs == 0:
             return grad * (-1.0 / max(grad_norm, 1e-300))
+        s, y, rho = state.s, state.y, state.rho
         q = grad
         alphas = []
-        for s, y, rho in reversed(state.pairs):
-            alpha = rho * inner_float(manifold, x, s, q)
-            q = q - alpha * y
+        for i in reversed(range(len(rho))):
+            alpha = rho[i] * inner_float(manifold, x, s[i, ...], q)
+            q = q - alpha * y[i, ...]
             alphas.append(alpha)
-        s, y, _ = state.pairs[-1]
-        gamma = inner_float(manifold, x, s, y) / inner_float(manifold, x, y, y)
+        s_new, y_new = s[-1, ...], y[-1, ...]
+        y_norm2 = inner_float(manifold, x, y_new, y_new)
+        gamma = inner_float(manifold, x, s_new, y_new) / y_norm2
         if not (gamma > 0.0 and math.isfinite(gamma)):
             # transported pairs can lose ⟨s, y⟩ > 0; the stored ρ keep H positive
-            gamma = 1.0 / state.pairs[-1][2] / max(inner_float(manifold, x, y, y), 1e-300)
+            gamma = 1.0 / (rho[-1] * max(y_norm2, 1e-300))
         r = gamma * q
-        for (s, y, rho), alpha in zip(state.pairs, reversed(alphas)):
-            beta = rho * inner_float(manifold, x, y, r)
-            r = r + (alpha - beta) * s
+        for i, alpha in enumerate(reversed(alphas)):
+            beta = rho[i] * inner_float(manifold, x, y[i, ...], r)
+            r = r + (alpha - beta) * s[i, ...]
         return -r
 
     def _update(self, manifold, current, new, step_vector, state):
         """Store (s, y) at the new iterate and carry the older pairs there."""
         x, x_new = current.x, new.x
+        xp = get_namespace(x_new)
         s = manifold.transport(x, x_new, step_vector)
         y = new.gradient - manifold.transport(x, x_new, current.gradient)
-        state.pairs = deque(
-            (manifold.transport(x, x_new, s_i), manifold.transport(x, x_new, y_i), rho_i)
-            for s_i, y_i, rho_i in state.pairs)
+        if state.pairs:
+            # one batched projection carries all pairs (the manifold acts on the last two axes)
+            state.s = manifold.transport(x, x_new, state.s)
+            state.y = manifold.transport(x, x_new, state.y)
         sy = inner_float(manifold, x_new, s, y)
         s_norm = math.sqrt(max(inner_float(manifold, x_new, s, s), 0.0))
         y_norm = math.sqrt(max(inner_float(manifold, x_new, y, y), 0.0))
-        eps = finfo_eps(get_namespace(x_new), x_new.dtype)
-        if sy > eps * s_norm * y_norm and math.isfinite(sy):
-            state.pairs.append((s, y, 1.0 / sy))
-            while len(state.pairs) > self.memory:
-                state.pairs.popleft()
-        else:
+        eps = finfo_eps(xp, x_new.dtype)
+        if not (sy > eps * s_norm * y_norm and math.isfinite(sy)):
             state.skipped += 1
+            return
+        keep = min(state.pairs, self.memory - 1)
+        if keep == 0:
+            state.s, state.y, state.rho = s[None, ...], y[None, ...], [1.0 / sy]
+            return
+        state.s = xp.concat([state.s[state.pairs - keep:, ...], s[None, ...]], axis=0)
+        state.y = xp.concat([state.y[state.pairs - keep:, ...], y[None, ...]], axis=0)
+        state.rho = state.rho[state.pairs - keep:] + [1.0 / sy]
 
     def _step(self, manifold, x, euclidean_gradient, state):
         raise NotImplementedError(

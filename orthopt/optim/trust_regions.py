@@ -38,6 +38,20 @@ get rejected. Both are shifted by 10³·eps·max(1, |f(x_k)|) (Conn, Gould &
 Toint 2000, §17.4.2; Manopt), which drives ρ to 1 there. eps is the iterate
 dtype's, so float32 runs are regularized at their own precision.
 
+Stopping by itself. Besides the solver's criteria the run ends with
+
+* ``"precision_limit"`` (a convergence) after 5 steps in a row whose model
+  decrease is below the rounding of f (eps·|f|) while ‖grad‖ did not halve:
+  Newton-like steps shrink the gradient superlinearly until it is rounding
+  noise, so this stops single-precision runs within a few steps of their
+  limit instead of after the loop's 50;
+* ``"line_search_failed"`` (a failure) when the radius has collapsed below
+  eps^{1/2}·Δ̄ through rejections while the model still predicts a
+  measurable decrease: the model does not describe the cost (a wrong
+  gradient or Hessian). Without this test the ρ regularization would end
+  such a run by accepting steps too short to matter, and a step-size
+  criterion would call it converged.
+
 Each iteration evaluates the cost once (at the proposal), the gradient once
 when the step is accepted, and one Hessian-vector product per inner
 iteration: ``res.nhev`` is the total number of inner iterations.
@@ -48,7 +62,9 @@ Absil, Baker & Gallivan (2007), Trust-region methods on Riemannian manifolds,
 Found. Comput. Math. 7(3). Absil, Mahony & Sepulchre (2008), Optimization
 Algorithms on Matrix Manifolds, ch. 7. Conn, Gould & Toint (2000),
 Trust-Region Methods, SIAM. Boumal & Absil (2015), Linear Algebra Appl. 475.
-Steihaug (1983), SIAM J. Numer. Anal. 20(3).
+Steihaug (1983), SIAM J. Numer. Anal. 20(3). Boumal (2015), Riemannian trust
+regions with finite-difference Hessian approximations are globally
+convergent, GSI 2015, LNCS 9389.
 """
 
 from __future__ import annotations
@@ -332,8 +348,13 @@ class RiemannianTrustRegions(Solver):
         if accepted:
             return Step(proposal, step_norm, predicted_decrease=inner.model_decrease,
                         extra=extra)
-        if radius_before <= eps * state.max_radius:
-            # the region has collapsed to steps that cannot move x in this precision
+        if radius_before <= math.sqrt(eps) * state.max_radius:
+            # The region has collapsed: ~13 rejections in a row (double precision).
+            # Near a minimizer ρ is regularized to 1 and steps are not rejected, so
+            # this is a model that does not describe the cost — a wrong gradient or
+            # Hessian — unless the decrease it predicts is below the rounding of f.
+            # (Shrinking further would end in steps accepted by the regularization
+            # alone, too short to matter, and a "converged" step-size stop.)
             limit = inner.model_decrease <= rounding_level(f, eps, 100.0)
             return Step(current, 0.0, accepted=False,
                         status="precision_limit" if limit else "line_search_failed",
