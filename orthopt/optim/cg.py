@@ -175,7 +175,9 @@ class RiemannianConjugateGradient(Solver):
             # a poor conjugate direction: retry once along −grad before giving up
             state.since_restart = 0
             direction, slope, direction_norm2 = -grad, -grad_norm2, grad_norm2
-            state.fallback_memory.step = None
+            # start from the last accepted step, not a unit-length one: near a minimizer a
+            # unit step is so long that its failure says nothing about the precision limit
+            state.fallback_memory.step = state.step_memory.step
             search = self.fallback_rule.search(problem, current, direction, slope,
                                                state.fallback_memory)
         step = Step.from_search(current, search, math.sqrt(max(direction_norm2, 0.0)), slope)
