@@ -410,13 +410,7 @@ class CoordinateSpace:
 
     def random(self, block, rng):
         """k disjoint coordinates drawn uniformly (overlapping draws are rejected)."""
-        table = self.table()
-        if block == 1:
-            k = int(rng.integers(len(table)))
-            return Coordinates(table[k:k + 1, 0], table[k:k + 1, 1], table[k:k + 1, 2])
-        draws = rng.permutation(len(table))
-        candidates = ((1.0,) + tuple(int(v) for v in table[k]) for k in draws)
-        return Coordinates.from_list(_greedy_disjoint(candidates, block))
+        return random_coordinates(self.table(), block, rng)
 
     def cyclic_rounds(self):
         """The rounds of disjoint coordinates that make up one sweep, side after side."""
@@ -431,3 +425,17 @@ class CoordinateSpace:
                 idx = np.arange(m, dtype=np.int64)
                 rounds.append(Coordinates(np.full(m, code), idx, idx))
         return rounds
+
+
+def random_coordinates(table, block, rng):
+    """``block`` coordinates drawn uniformly from the rows (code, i, j) of ``table``.
+
+    Draws that overlap an earlier one (share a code and an index) are
+    rejected, so the coordinates of a block can be applied at once.
+    """
+    if block == 1:
+        k = int(rng.integers(len(table)))
+        return Coordinates(table[k:k + 1, 0], table[k:k + 1, 1], table[k:k + 1, 2])
+    draws = rng.permutation(len(table))
+    candidates = ((1.0,) + tuple(int(v) for v in table[k]) for k in draws)
+    return Coordinates.from_list(_greedy_disjoint(candidates, block))

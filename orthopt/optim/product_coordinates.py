@@ -24,7 +24,13 @@ import numpy as np
 
 from ..manifolds.product import Product, ProductVector
 from ..manifolds.stiefel import Stiefel
-from .givens_coordinates import SIDES, Coordinates, _greedy_disjoint, _ranked_candidates
+from .givens_coordinates import (
+    SIDES,
+    Coordinates,
+    _greedy_disjoint,
+    _ranked_candidates,
+    random_coordinates,
+)
 
 __all__ = ["ProductCoordinateSpace", "check_group_factors"]
 
@@ -140,13 +146,7 @@ class ProductCoordinateSpace:
 
     def random(self, block, rng):
         """k coordinates drawn uniformly over all factors (disjoint within each factor)."""
-        table = self.table()
-        if block == 1:
-            k = int(rng.integers(len(table)))
-            return Coordinates(table[k:k + 1, 0], table[k:k + 1, 1], table[k:k + 1, 2])
-        draws = rng.permutation(len(table))
-        candidates = ((1.0,) + tuple(int(v) for v in table[k]) for k in draws)
-        return Coordinates.from_list(_greedy_disjoint(candidates, block))
+        return random_coordinates(self.table(), block, rng)
 
     def cyclic_rounds(self):
         """The factors' sweeps one after another."""
