@@ -227,7 +227,7 @@ fig.tight_layout()
 
 # %%
 # A truncated SVD on a product of two Stiefel manifolds
-# ----------------------------------------------------
+# -----------------------------------------------------
 #
 # A third way to put several matrices together: one problem whose point is a
 # *pair*. The k leading singular triplets of :math:`A \in \mathbb R^{m\times n}`
