@@ -257,11 +257,19 @@ def cholesky_qr(a, gram=None):
     level-3 BLAS, and the result equals :func:`qr_positive` in exact
     arithmetic. Orthogonality error grows like eps·cond(a)², which is harmless
     for the retraction x + v: its Gram matrix I + vᴴv has cond = 1 + ‖v‖₂².
+    When NumPy's Cholesky fails (cond(a)² beyond 1/eps) the Householder
+    :func:`qr_positive` answers instead.
     """
     xp = get_namespace(a)
     if gram is None:
         gram = gram_matrix(a)
-    lower = xp.linalg.cholesky(gram)  # gram = L Lᴴ, R = Lᴴ
+    try:
+        lower = xp.linalg.cholesky(gram)  # gram = L Lᴴ, R = Lᴴ
+    except np.linalg.LinAlgError:
+        # cond(a)² beyond 1/eps: the Gram matrix lost definiteness in rounding (a
+        # line search trying x + tv with a huge t). Householder QR has no squared
+        # condition number; other libraries return NaN here, which a search shortens.
+        return qr_positive(a)
     if a.ndim == 2:
         # qᴴ = L⁻¹ aᴴ
         q = conj_transpose(solve_triangular(lower, conj_transpose(a), lower=True))
