@@ -1,0 +1,337 @@
+r"""Givens coordinate descent for k independent problems at once.
+
+The batched twin of :class:`~orthopt.optim.coordinate.GivensCoordinateDescent`
+with ``block=1`` on real x (SO(n), O(n), St(n, p)): every iteration, problem
+i rotates its own coordinate — a plane (a, b) of the left action x ← G x
+(rows) or of the right action x ← x G (columns) — by its own angle θ_i. The
+pieces are those of the single run, elementwise over the batch:
+
+* the coordinate: Gauss–Southwell takes per problem the argmax of the
+  flattened scores [|Ω_i| upper triangle, |Ψ_i| upper triangle] (left side
+  first on ties, as the single rule); the random rule draws one row of the
+  coordinate table per problem from the run's generator; the cyclic rule
+  walks the single run's sweep with one position per problem;
+* the exact angle: the cost of every problem at its sample angles θ = π/2,
+  π, −π/2 (three batched cost evaluations), the fitted trigonometric
+  polynomial (:mod:`orthopt.optim.trig_polynomial`) and its global
+  minimizer per problem;
+* acceptance: the batched backtracking of
+  :mod:`orthopt.optim.batch_line_search` along t ↦ x_i rotated by t·θ_i
+  (:func:`~orthopt.optim.step_size.batch_sufficient_decrease`, c₁ = ½ with
+  the model's predicted decrease), falling back per problem to the
+  "armijo" angles as the single run does.
+
+:mod:`orthopt.optim.batched` runs the loop, the stopping criteria and the
+freezing of finished problems.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..backend import get_namespace, is_numpy
+from ..manifolds.product import Product
+from ..manifolds.stiefel import Stiefel
+from .batch_line_search import backtrack
+from .batch_solvers import BatchStep
+from .givens_coordinates import SIDES
+from .step_size import Armijo, Fixed, rounding_level
+from .trig_polynomial import SAMPLE_ANGLES, fit_trig2, minimize_trig2, trig2
+
+__all__ = ["BatchedGivens", "rotate_batch"]
+
+#: the generator weight of a real pair: ω and −ω both appear in the plane (a, b)
+_PAIR_WEIGHT = 2.0
+
+
+@dataclass
+class GivensBatchState:
+    """Per-problem state (arrays of shape (k,), ``recent`` (k, window)); see GivensState."""
+
+    angle_scale: np.ndarray   # last accepted t of the "armijo" angles, NaN before one
+    skipped: np.ndarray       # consecutive rounds that could not resolve a decrease
+    position: np.ndarray      # the cyclic rule's place in its sweep
+    recent: np.ndarray        # step lengths of the last window (cyclic and random rules)
+    recorded: np.ndarray      # how many lengths ``recent`` has seen
+    table: np.ndarray = dataclasses.field(metadata={"shared": True})
+    rng: object = dataclasses.field(default=None, metadata={"shared": True})
+
+
+def rotate_batch(x, side, a, b, theta):
+    """x_i rotated by θ_i in the plane (a_i, b_i) of side ``side[i]`` (0 left, 1 right).
+
+    Parameters
+    ----------
+    x : numpy.ndarray, shape (m, n, p), real
+    side, a, b : numpy.ndarray of int, shape (m,)
+        a_i < b_i.
+    theta : numpy.ndarray of float, shape (m,)
+
+    Returns
+    -------
+    numpy.ndarray, shape (m, n, p)
+        Left: rows a, b ← (c x_a + s x_b, c x_b − s x_a); right: columns
+        a, b ← (c x_a − s x_b, c x_b + s x_a) — exactly the arithmetic of
+        :func:`~orthopt.optim.givens_coordinates.rotate`, so a batched run
+        follows the single runs to the last bit.
+    """
+    y = x.copy()
+    rows = np.arange(x.shape[0])
+    c, s = np.cos(theta)[:, None], np.sin(theta)[:, None]
+    left = side == 0
+    if left.any():
+        r, i, j = rows[left], a[left], b[left]
+        xi, xj = x[r, i], x[r, j]
+        y[r, i] = c[left] * xi + s[left] * xj
+        y[r, j] = c[left] * xj - s[left] * xi
+    if (~left).any():
+        right = ~left
+        r, i, j = rows[right], a[right], b[right]
+        xi, xj = x[r, :, i], x[r, :, j]
+        y[r, :, i] = c[right] * xi - s[right] * xj
+        y[r, :, j] = c[right] * xj + s[right] * xi
+    return y
+
+
+def _skew_upper_scores(x, gradient, sides):
+    """|Ω_ab| (left, Ω = skew(∇f xᵀ)) and |Ψ_ab| (right, Ψ = skew(xᵀ∇f)), a < b, per
+    problem, flattened side after side: shape (m, Σ size²); and the generators."""
+    generators, scores = {}, []
+    for side in SIDES:
+        if side not in sides:
+            continue
+        if side == "left":
+            product = gradient @ np.swapaxes(x, -1, -2)
+        else:
+            product = np.swapaxes(x, -1, -2) @ gradient
+        omega = 0.5 * (product - np.swapaxes(product, -1, -2))
+        generators[side] = omega
+        size = omega.shape[-1]
+        scores.append(np.triu(np.abs(omega), 1).reshape(x.shape[0], size * size))
+    return generators, np.concatenate(scores, axis=1)
+
+
+class BatchedGivens:
+    """:class:`~orthopt.optim.coordinate.GivensCoordinateDescent` for a batch (block=1, real)."""
+
+    @staticmethod
+    def start(solver, current, manifold, rng=None):
+        _check_supported(solver, manifold, current.x)
+        space = solver._space(manifold)
+        k = current.x.shape[0]
+        if solver.rule == "cyclic":
+            table = np.concatenate([np.stack([r.side, r.i, r.j], axis=1)
+                                    for r in space.cyclic_rounds()]).astype(np.int64)
+        else:
+            table = space.table()
+        window = 0
+        if solver.rule != "gauss-southwell":
+            window = solver._sweep_iterations(space) * (1 if solver.rule == "cyclic" else 4)
+        return GivensBatchState(np.full(k, np.nan), np.zeros(k, dtype=np.int64),
+                                np.zeros(k, dtype=np.int64), np.zeros((k, window)),
+                                np.zeros(k, dtype=np.int64), table, rng)
+
+    @staticmethod
+    def iterate(solver, evaluator, current, state, problems, eps):
+        x = current.x
+        m = x.shape[0]
+        space_sides = solver._space(evaluator.problem.manifold).sides
+        generators, scores = _skew_upper_scores(x, current.euclidean_gradient, space_sides)
+        side, a, b, critical = _choose(solver, state, scores, generators, m)
+        values = np.zeros(m)  # Ω_ab (or Ψ_ab) of each problem's coordinate
+        for name, omega in generators.items():
+            mine = side == SIDES.index(name)
+            values[mine] = omega[np.flatnonzero(mine), a[mine], b[mine]]
+        slope = 2.0 * values  # d/dθ f|₀ of a real pair
+
+        point = current.copy()
+        step_size = np.zeros(m)
+        status = np.full(m, None, dtype=object)
+        predicted = np.full(m, np.inf)  # "no prediction": never a precision-limit step
+        skip = np.zeros(m, dtype=bool)
+        active = ~critical
+        if isinstance(solver.step_rule, Fixed):
+            angles = -solver.step_rule.lr * values
+            rows = np.flatnonzero(active)
+            if len(rows):
+                moved = evaluator.evaluate(rotate_batch(x[rows], side[rows], a[rows], b[rows],
+                                                        angles[rows]), problems[rows])
+                point.put(active, moved)
+                step_size[rows] = math.sqrt(_PAIR_WEIGHT) * np.abs(angles[rows])
+            return _report(state, BatchStep(point, step_size, status, predicted),
+                           np.ones(m, dtype=bool))
+
+        def searcher(rows, angles, phi_slope, t0, c1, contraction):
+            """Backtracking of the problems ``rows`` along t ↦ x rotated by t·angles."""
+            sub = current.take(rows)
+            r = np.flatnonzero(rows)
+            sub_x, sub_side, sub_a, sub_b = x[r], side[r], a[r], b[r]
+            length = math.sqrt(_PAIR_WEIGHT) * np.abs(angles[r])
+
+            def curve(t, searching):
+                return rotate_batch(sub_x[searching], sub_side[searching], sub_a[searching],
+                                    sub_b[searching], t[searching] * angles[r][searching])
+
+            outcome = backtrack(evaluator, sub, None, problems[r], sub.cost, phi_slope[r],
+                                t0[r], eps, c1, contraction, solver.max_backtracks,
+                                eps / np.maximum(length, 1e-300), curve=curve)
+            outcome.at_precision_limit = (outcome.status == "line_search_failed") & (
+                t0[r] * np.abs(phi_slope[r]) <= rounding_level(sub.cost, eps, 100.0))
+            return outcome
+
+        def take(rows, outcome, angles, phi_slope):
+            """Record the outcome of the searches of ``rows`` (a host mask)."""
+            r = np.flatnonzero(rows)
+            ok = outcome.status == None  # noqa: E711 - elementwise
+            limit = ~ok & outcome.at_precision_limit
+            if ok.any():
+                took = np.zeros(m, dtype=bool)
+                took[r[ok]] = True
+                point.put(took, outcome.point.take(ok))
+            step_size[r[ok]] = outcome.step[ok] * math.sqrt(_PAIR_WEIGHT) * np.abs(
+                angles[r[ok]])
+            predicted[r[ok]] = -outcome.step[ok] * phi_slope[r[ok]]
+            skip[r[limit]] = True
+            status[r[~ok & ~limit]] = outcome.status[~ok & ~limit]
+
+        armijo_rows = np.zeros(m, dtype=bool)
+        if solver.step_rule == "exact":
+            thetas, change, model = _exact_angles(evaluator, x, current.cost, side, a, b, slope,
+                                                  active, problems)
+            resolvable = model & (-change > rounding_level(current.cost, eps))
+            skip |= model & ~resolvable
+            armijo_rows = active & ~model
+            if resolvable.any():
+                outcome = searcher(resolvable, thetas, change, np.ones(m), 0.5, 0.5)
+                # a model the cost does not follow: the armijo angles, as the single run
+                retry = (outcome.status == "line_search_failed") & ~outcome.at_precision_limit
+                kept = resolvable.copy()
+                kept[np.flatnonzero(resolvable)[retry]] = False
+                armijo_rows |= resolvable & ~kept
+                _take_rows_of(take, kept, outcome, thetas, change, ~retry)
+        else:
+            armijo_rows = active
+        if armijo_rows.any():
+            rule = solver.step_rule if isinstance(solver.step_rule, Armijo) else Armijo(
+                max_backtracks=solver.max_backtracks)
+            unit = -slope / _PAIR_WEIGHT        # θ per unit t: a coordinate gradient step
+            phi_slope = slope * unit            # −slope²/2 < 0
+            with np.errstate(divide="ignore"):
+                first = np.minimum(1.0, (math.pi / 4) / np.maximum(np.abs(unit), 1e-300))
+            t0 = np.where(np.isnan(state.angle_scale), first, rule.growth * state.angle_scale)
+            outcome = searcher(armijo_rows, unit, phi_slope, t0, rule.sufficient_decrease,
+                               rule.contraction)
+            r = np.flatnonzero(armijo_rows)
+            ok = outcome.status == None  # noqa: E711
+            state.angle_scale[r[ok]] = outcome.step[ok]
+            take(armijo_rows, outcome, unit, phi_slope)
+        state.skipped[~skip & ~critical & (status == None)] = 0  # noqa: E711
+        step = BatchStep(point, step_size, status, predicted,
+                         accepted=np.ones(m, dtype=bool))
+        if skip.any():
+            state.skipped[skip] += 1
+            window = 1 if state.recent.shape[1] == 0 else state.recent.shape[1]
+            stop = skip & (state.skipped >= window)
+            status[stop] = "precision_limit"
+            step.accepted[skip & ~stop] = False
+        return _report(state, step, ~skip & (status == None))  # noqa: E711
+
+
+def _take_rows_of(take, kept, outcome, angles, phi_slope, keep):
+    """``take`` restricted to the rows ``kept`` (``keep``: the same rows of the outcome)."""
+    if not kept.any():
+        return
+    sub = dataclasses.replace(
+        outcome, point=outcome.point.take(keep), step=outcome.step[keep],
+        status=outcome.status[keep], at_precision_limit=outcome.at_precision_limit[keep],
+        initial_step=outcome.initial_step[keep])
+    take(kept, sub, angles, phi_slope)
+
+
+def _choose(solver, state, scores, generators, m):
+    """Per problem (side code, a, b) and whether no coordinate has a nonzero derivative."""
+    if solver.rule == "gauss-southwell":
+        best = np.argmax(scores, axis=1)
+        critical = ~(scores[np.arange(m), best] > 0.0)
+        side, a, b = np.zeros(m, dtype=np.int64), np.zeros(m, dtype=np.int64), \
+            np.zeros(m, dtype=np.int64)
+        offset = 0
+        for side_name in SIDES:
+            if side_name not in generators:
+                continue
+            size = generators[side_name].shape[-1]
+            mine = (best >= offset) & (best < offset + size * size)
+            side[mine] = SIDES.index(side_name)
+            a[mine], b[mine] = np.divmod(best[mine] - offset, size)
+            offset += size * size
+        return side, a, b, critical
+    table = state.table
+    if solver.rule == "random":
+        rows = state.rng.integers(len(table), size=m)
+    else:
+        rows = state.position % len(table)
+        state.position += 1
+    chosen = table[rows]
+    return chosen[:, 0], chosen[:, 1], chosen[:, 2], np.zeros(m, dtype=bool)
+
+
+def _exact_angles(evaluator, x, cost, side, a, b, slope, active, problems):
+    """Per problem the global minimizer θ_i of its fitted model, m(θ_i) − f_i, and whether
+    it has a model (finite samples); three batched cost evaluations of the active rows."""
+    m = x.shape[0]
+    thetas, change = np.zeros(m), np.zeros(m)
+    model = np.zeros(m, dtype=bool)
+    r = np.flatnonzero(active)
+    if len(r) == 0:
+        return thetas, change, model
+    samples = [evaluator.cost(rotate_batch(x[r], side[r], a[r], b[r], np.full(len(r), angle)),
+                              problems[r]) for angle in SAMPLE_ANGLES]
+    for row, f0, d0, *values in zip(r, cost[r], slope[r], *samples):
+        coef = fit_trig2(float(f0), float(d0), *(float(v) for v in values))
+        if coef is None:
+            continue
+        thetas[row], value = minimize_trig2(coef)
+        change[row] = float(trig2(coef, thetas[row])) - float(f0)
+        model[row] = True
+    return thetas, change, model
+
+
+def _report(state, step, reported):
+    """The step length the stopping test sees: the largest of the last window (cyclic and
+    random rules, the rows ``reported``), as GivensCoordinateDescent._report."""
+    window = state.recent.shape[1]
+    if window == 0 or not reported.any():
+        return step
+    r = np.flatnonzero(reported)
+    state.recent[r, state.recorded[r] % window] = step.step_size[r]
+    state.recorded[r] += 1
+    full = state.recorded[r] >= window
+    step.step_size[r] = np.where(full, state.recent[r].max(axis=1), np.inf)
+    return step
+
+
+def _check_supported(solver, manifold, x):
+    """What the batched form covers, with a clear error for the rest."""
+    if isinstance(manifold, Product) or not isinstance(manifold, Stiefel):
+        raise NotImplementedError(
+            f"batched Givens coordinate descent runs on SpecialOrthogonal, Orthogonal and real "
+            f"Stiefel manifolds, got {manifold!r}; solve these problems one by one or use a "
+            f"batched method such as 'trust-regions'")
+    if manifold.is_complex:
+        raise NotImplementedError(
+            f"batched Givens coordinate descent is real only (no phases yet), got {manifold!r}; "
+            f"solve complex problems one by one or use a batched method such as "
+            f"'trust-regions'")
+    if not is_numpy(get_namespace(x)):
+        raise NotImplementedError(
+            "batched Givens coordinate descent runs on NumPy arrays (its rotations index "
+            "rows per problem); convert x0 and the data with numpy.asarray, or use a batched "
+            "method such as 'trust-regions'")
+    if solver.block != 1:
+        raise NotImplementedError(
+            f"batched Givens coordinate descent moves one coordinate per iteration (block=1), "
+            f"got block={solver.block}; pass block=1 or solve the problems one by one")
