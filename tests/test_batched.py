@@ -507,3 +507,26 @@ def test_batched_cyclic_givens_follows_its_single_runs(options):
         np.testing.assert_allclose(res.x[i], single.x, rtol=0, atol=10 * EPS)
         np.testing.assert_allclose(res.history["step_size"][1:, i],
                                    single.history["step_size"][1:], rtol=1e3 * EPS)
+
+
+def test_batched_trig_models_take_the_scalar_minimizers():
+    """One arithmetic for one model and for m: the angles agree to the last bit, also for
+    models of lower degree (b₂ = c₂ = 0), constant ones and the sign-flip ties (b₁ = c₁ ≈ 0)."""
+    from orthopt.optim.trig_polynomial import minimize_trig2, minimize_trig2_batch
+
+    rng = np.random.default_rng(15)
+    coef = rng.standard_normal((5, 400))
+    coef[1:3, 100:200] *= 1e-17     # θ and θ + π nearly tie
+    coef[3:, 200:210] = 0.0         # degree 1
+    coef[1:, 210:215] = 0.0         # constant
+    theta, value = minimize_trig2_batch(coef)
+    scalar = np.array([minimize_trig2(coef[:, i]) for i in range(coef.shape[1])])
+    np.testing.assert_array_equal(theta, scalar[:, 0])
+    np.testing.assert_array_equal(value, scalar[:, 1])
+    assert np.all(theta[210:215] == 0.0) and np.all(np.abs(theta) <= np.pi)
+    # a global minimizer: no grid angle does better (beyond rounding)
+    grid = np.linspace(-np.pi, np.pi, 2001)[:, None]
+    a, b1, c1, b2, c2 = coef
+    on_grid = (a + b1 * np.cos(grid) + c1 * np.sin(grid) + b2 * np.cos(2 * grid)
+               + c2 * np.sin(2 * grid)).min(axis=0)
+    assert np.all(value <= on_grid + 10 * EPS * np.abs(coef).sum(axis=0))

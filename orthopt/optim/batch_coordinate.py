@@ -40,7 +40,7 @@ from .batch_line_search import backtrack
 from .batch_solvers import BatchStep
 from .givens_coordinates import SIDES
 from .step_size import Armijo, Fixed, rounding_level
-from .trig_polynomial import SAMPLE_ANGLES, fit_trig2, minimize_trig2, trig2
+from .trig_polynomial import SAMPLE_ANGLES, fit_trig2_batch, minimize_trig2_batch
 
 __all__ = ["BatchedGivens", "rotate_batch"]
 
@@ -290,13 +290,12 @@ def _exact_angles(evaluator, x, cost, side, a, b, slope, active, problems):
         return thetas, change, model
     samples = [evaluator.cost(rotate_batch(x[r], side[r], a[r], b[r], np.full(len(r), angle)),
                               problems[r]) for angle in SAMPLE_ANGLES]
-    for row, f0, d0, *values in zip(r, cost[r], slope[r], *samples):
-        coef = fit_trig2(float(f0), float(d0), *(float(v) for v in values))
-        if coef is None:
-            continue
-        thetas[row], value = minimize_trig2(coef)
-        change[row] = float(trig2(coef, thetas[row])) - float(f0)
-        model[row] = True
+    coef, finite = fit_trig2_batch(cost[r], slope[r], *samples)
+    r = r[finite]
+    if len(r):
+        thetas[r], value = minimize_trig2_batch(coef[:, finite])
+        change[r] = value - cost[r]
+        model[r] = True
     return thetas, change, model
 
 
