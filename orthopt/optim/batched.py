@@ -31,8 +31,8 @@ its step rules), :class:`~orthopt.optim.cg.RiemannianConjugateGradient`
 (every β, strong-Wolfe or Armijo search) and
 :class:`~orthopt.optim.lbfgs.RiemannianLBFGS`,
 :class:`~orthopt.optim.trust_regions.RiemannianTrustRegions` and
-:class:`~orthopt.optim.coordinate.GivensCoordinateDescent` (``block=1``, real
-x, NumPy; :mod:`orthopt.optim.batch_coordinate`) — ``minimize``'s "rgd",
+:class:`~orthopt.optim.coordinate.GivensCoordinateDescent` (``block=1``,
+NumPy, no products; :mod:`orthopt.optim.batch_coordinate`) — ``minimize``'s "rgd",
 "rgd-bb", "cg", "lbfgs", "trust-regions", "givens-gs" and "givens". projUNN
 raises NotImplementedError.
 """

@@ -195,7 +195,7 @@ def minimize(cost, x0, method=None, jac=None, manifold=None, options=None, callb
         (:mod:`orthopt.optim.batched`); ``res.fun``, ``res.grad_norm``,
         ``res.nit``, ``res.status``, ``res.success`` have shape (k,). Methods:
         "trust-regions", "lbfgs", "cg", "rgd", "rgd-bb", "givens-gs", "givens"
-        (Givens: ``block=1`` on real manifolds, NumPy arrays); projUNN raises
+        (Givens: ``block=1``, NumPy arrays, no products); projUNN raises
         NotImplementedError. A dask array x0 chunked
         along the batch axis is solved chunk by chunk on the active dask
         scheduler and the result's arrays are dask arrays
