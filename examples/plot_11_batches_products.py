@@ -127,9 +127,10 @@ fig.axes[0].legend(loc="upper left", fontsize=7)
 fig.tight_layout()
 
 # %%
-# Every method of :func:`orthopt.minimize` but the coordinate and rank-k ones
-# (``"givens"``, ``"projunn-d/t"``) runs batched: ``"trust-regions"`` (the
-# default), ``"lbfgs"``, ``"cg"``, ``"rgd"``, ``"rgd-bb"``. For the solver
+# Every method of :func:`orthopt.minimize` but the rank-k ones
+# (``"projunn-d/t"``) runs batched: ``"trust-regions"`` (the default),
+# ``"lbfgs"``, ``"cg"``, ``"rgd"``, ``"rgd-bb"``, and Givens coordinate descent
+# ``"givens-gs"``, ``"givens"`` (one coordinate per iteration). For the solver
 # classes, ``Problem(manifold, cost, batch_shape=(k,), args=(b,))`` is the
 # batched problem, and ``orthopt.check_gradient`` on it returns one verdict
 # per problem (here for the first 200):

@@ -54,6 +54,9 @@ CASES = [
     ("lbfgs", {"memory": 2}),
     ("trust-regions", {}),
     ("trust-regions", {"max_inner_iterations": 2, "initial_radius": 0.05}),
+    ("givens-gs", {}),
+    ("givens-gs", {"side": "left", "step_size": "armijo"}),
+    ("givens-gs", {"side": "left", "step_size": "fixed", "lr": 0.1, "max_iterations": 60}),
 ]
 
 
@@ -194,8 +197,9 @@ def test_mixed_shapes_and_misaligned_data_are_refused(data):
 def test_methods_without_a_batched_form_say_which_have_one(data):
     a, x0 = data
     with pytest.raises(NotImplementedError,
-                       match=r"'rgd', 'rgd-bb', 'cg', 'lbfgs', 'trust-regions'"):
-        minimize(brockett_cost, x0, method="givens", manifold=Stiefel(N, P), batched=True,
+                       match=r"'rgd', 'rgd-bb', 'cg', 'lbfgs', 'trust-regions', 'givens-gs', "
+                             r"'givens'"):
+        minimize(brockett_cost, x0, method="projunn-d", manifold=Stiefel(N, P), batched=True,
                  args=(a,))
     from orthopt.optim import ProjUNN
 
@@ -386,3 +390,180 @@ def test_batches_on_grassmann_and_euclidean(method):
                       batch_shape=(4,), args=(centers,))
     res = solver.run(problem, np.zeros((4, 3)))
     np.testing.assert_allclose(res.x, centers, atol=1e-9)
+
+
+# -- Givens coordinate descent ----------------------------------------------------------------
+
+def brockett_so_batch(k, n, seed):
+    """k Brockett problems tr(x_iᵀ A_i x_i N) on SO(n) with N = diag(n, …, 1), their optima
+    Σ_j λ_j(A_i) N_jj (eigenvalues ascending against weights descending) and minimizers."""
+    rng = np.random.default_rng(seed)
+    g = rng.standard_normal((k, n, n))
+    a = g + np.swapaxes(g, -1, -2)
+    weights = np.arange(n, 0, -1.0)
+    eigenvalues, vectors = np.linalg.eigh(a)
+    vectors[:, :, 0] *= np.sign(np.linalg.det(vectors))[:, None]  # into SO(n)
+    # one row (1, n) of weights per problem: every argument of a batched cost is per problem
+    return a, np.broadcast_to(weights, (k, 1, n)), eigenvalues @ weights, vectors
+
+
+def brockett_so_cost(x, a, weights):
+    return anp.sum(x * anp.matmul(a, x) * weights, axis=(-2, -1))
+
+
+def brockett_so_gradient(x, a, weights):
+    return 2.0 * np.matmul(a, x) * weights
+
+
+@pytest.mark.parametrize("method", ["givens-gs", "givens"])
+def test_batched_givens_reaches_each_optimum_and_freezes_a_converged_problem(method):
+    k, n = 6, 6
+    a, weights, optimum, minimizers = brockett_so_batch(k, n, seed=5)
+    manifold = SpecialOrthogonal(n)
+    x0 = manifold.random_point(rng=6, shape=(k,))
+    x0[0] = minimizers[0]  # at its optimum: frozen from the start
+    seen = []
+    res = minimize(brockett_so_cost, x0, method=method, manifold=manifold, batched=True,
+                   args=(a, weights), jac=brockett_so_gradient, rng=7,
+                   callback=lambda r: seen.append(r.x[0].copy()))
+    assert res.success.all(), res.status
+    scale = np.abs(optimum).max()
+    np.testing.assert_allclose(res.fun, optimum, rtol=0, atol=1e-8 * scale)
+    assert res.nit[0] == 0 and res.nfev[0] == 1 and res.status[0] == "gradient_tolerance"
+    assert all(np.array_equal(x, x0[0]) for x in seen)  # never moved
+    assert len(np.unique(res.nit[1:])) > 1  # each problem stops on its own
+    assert np.all(res.history["cost"][:, 0] == res.fun[0])
+    np.testing.assert_allclose(np.swapaxes(res.x, -1, -2) @ res.x, np.broadcast_to(
+        np.eye(n), (k, n, n)), atol=100 * n * EPS)
+    assert np.allclose(np.linalg.det(res.x), 1.0)
+
+
+@pytest.mark.parametrize("side", ["both", "left", "right"])
+def test_batched_gauss_southwell_chooses_the_single_runs_coordinates(side):
+    """Twelve iterations on SO(6): every problem takes the coordinates and angles of its
+    single run (the same arithmetic: equal to the last bit is allowed, rounding required)."""
+    k, n = 4, 6
+    a, weights, _, _ = brockett_so_batch(k, n, seed=8)
+    manifold = SpecialOrthogonal(n)
+    x0 = manifold.random_point(rng=9, shape=(k,))
+    options = {"side": side, "max_iterations": 12, "gradient_tolerance": 1e-12}
+    res = minimize(brockett_so_cost, x0, method="givens-gs", manifold=manifold, batched=True,
+                   args=(a, weights), jac=brockett_so_gradient, options=options)
+    for i in range(k):
+        single = minimize(lambda x, m=a[i]: brockett_so_cost(x, m, weights[i]), x0[i],
+                          method="givens-gs", manifold=manifold,
+                          jac=lambda x, m=a[i]: brockett_so_gradient(x, m, weights[i]),
+                          options=options)
+        assert res.nit[i] == single.nit == 12 and res.nfev[i] == single.nfev
+        np.testing.assert_allclose(res.x[i], single.x, rtol=0, atol=10 * EPS)
+        np.testing.assert_allclose(res.history["cost"][:, i], single.history["cost"],
+                                   rtol=10 * EPS)
+        np.testing.assert_allclose(res.history["step_size"][1:, i],
+                                   single.history["step_size"][1:], rtol=1e3 * EPS)
+
+
+def test_batched_random_givens_is_reproducible_and_refuses_what_it_lacks():
+    k, n = 3, 5
+    a, weights, optimum, _ = brockett_so_batch(k, n, seed=10)
+    manifold = SpecialOrthogonal(n)
+    x0 = manifold.random_point(rng=11, shape=(k,))
+    runs = [minimize(brockett_so_cost, x0, method="givens", manifold=manifold, batched=True,
+                     args=(a, weights), jac=brockett_so_gradient, rng=12,
+                     options={"max_iterations": 30}) for _ in range(2)]
+    np.testing.assert_array_equal(runs[0].x, runs[1].x)
+    assert (runs[0].fun < brockett_so_cost(x0, a, weights)).all()
+    with pytest.raises(NotImplementedError, match=r"block=1"):
+        minimize(brockett_so_cost, x0, method="givens-gs", manifold=manifold, batched=True,
+                 args=(a, weights), options={"block": 2})
+    xs = pytest.importorskip("array_api_strict")
+    with pytest.raises(NotImplementedError, match=r"NumPy arrays"):
+        minimize(lambda x, m: xs.sum(x * (m @ x), axis=(-2, -1)), xs.asarray(x0),
+                 method="givens-gs", manifold=manifold, batched=True, args=(xs.asarray(a),),
+                 jac=lambda x, m: 2.0 * (m @ x))
+
+
+@pytest.mark.parametrize("options", [{"rule": "cyclic"},
+                                     {"rule": "cyclic", "side": "left", "step_size": "armijo"}])
+def test_batched_cyclic_givens_follows_its_single_runs(options):
+    """The cyclic rule walks the single run's sweep, one position per problem; on St(5, 3)
+    with both sides (left and column rotations)."""
+    from orthopt.optim import GivensCoordinateDescent
+
+    k, n, p = 3, 5, 3
+    a, weights, _, _ = brockett_so_batch(k, n, seed=13)
+    weights = weights[..., :p]
+    manifold = Stiefel(n, p)
+    x0 = manifold.random_point(rng=14, shape=(k,))
+    solver = GivensCoordinateDescent(max_iterations=40, **options)
+    res = solver.run(Problem(manifold, brockett_so_cost, euclidean_gradient=brockett_so_gradient,
+                             batch_shape=(k,), args=(a, weights)), x0)
+    for i in range(k):
+        single = solver.run(Problem(
+            manifold, lambda x, m=a[i]: brockett_so_cost(x, m, weights[i]),
+            euclidean_gradient=lambda x, m=a[i]: brockett_so_gradient(x, m, weights[i])), x0[i])
+        assert res.nit[i] == single.nit and res.nfev[i] == single.nfev
+        assert res.status[i] == single.status
+        np.testing.assert_allclose(res.x[i], single.x, rtol=0, atol=10 * EPS)
+        np.testing.assert_allclose(res.history["step_size"][1:, i],
+                                   single.history["step_size"][1:], rtol=1e3 * EPS)
+
+
+def test_batched_trig_models_take_the_scalar_minimizers():
+    """One arithmetic for one model and for m: the angles agree to the last bit, also for
+    models of lower degree (b₂ = c₂ = 0), constant ones and the sign-flip ties (b₁ = c₁ ≈ 0)."""
+    from orthopt.optim.trig_polynomial import minimize_trig2, minimize_trig2_batch
+
+    rng = np.random.default_rng(15)
+    coef = rng.standard_normal((5, 400))
+    coef[1:3, 100:200] *= 1e-17     # θ and θ + π nearly tie
+    coef[3:, 200:210] = 0.0         # degree 1
+    coef[1:, 210:215] = 0.0         # constant
+    theta, value = minimize_trig2_batch(coef)
+    scalar = np.array([minimize_trig2(coef[:, i]) for i in range(coef.shape[1])])
+    np.testing.assert_array_equal(theta, scalar[:, 0])
+    np.testing.assert_array_equal(value, scalar[:, 1])
+    assert np.all(theta[210:215] == 0.0) and np.all(np.abs(theta) <= np.pi)
+    # a global minimizer: no grid angle does better (beyond rounding)
+    grid = np.linspace(-np.pi, np.pi, 2001)[:, None]
+    a, b1, c1, b2, c2 = coef
+    on_grid = (a + b1 * np.cos(grid) + c1 * np.sin(grid) + b2 * np.cos(2 * grid)
+               + c2 * np.sin(2 * grid)).min(axis=0)
+    assert np.all(value <= on_grid + 10 * EPS * np.abs(coef).sum(axis=0))
+
+
+@pytest.mark.parametrize("options", [{}, {"side": "right", "step_size": "armijo"},
+                                     {"rule": "cyclic"}])
+def test_batched_givens_on_unitary_follows_its_single_runs(options):
+    """U(4) with phases as coordinates: Re tr(xᴴAxN) + Re⟨B, x⟩ (the linear term makes the
+    phase derivatives nonzero); every problem takes its single run's steps."""
+    from orthopt.manifolds import Unitary
+    from orthopt.optim import GivensCoordinateDescent
+
+    k, n = 3, 4
+    rng = np.random.default_rng(16)
+    g = rng.standard_normal((k, n, n)) + 1j * rng.standard_normal((k, n, n))
+    a = g + np.conj(np.swapaxes(g, -1, -2))
+    b = rng.standard_normal((k, n, n)) + 1j * rng.standard_normal((k, n, n))
+    weights = np.arange(n, 0, -1.0)
+
+    def cost(x, m, c):
+        return np.real(np.sum(np.conj(x) * (m @ x) * weights, axis=(-2, -1))
+                       + np.sum(np.conj(c) * x, axis=(-2, -1)))
+
+    def gradient(x, m, c):
+        return 2.0 * (m @ x) * weights + c
+
+    manifold = Unitary(n)
+    x0 = manifold.random_point(rng=17, shape=(k,))
+    solver = GivensCoordinateDescent(max_iterations=30, **options)
+    res = solver.run(Problem(manifold, cost, euclidean_gradient=gradient, batch_shape=(k,),
+                             args=(a, b)), x0)
+    assert res.x.dtype == np.complex128 and (res.fun < cost(x0, a, b)).all()
+    for i in range(k):
+        single = solver.run(Problem(manifold, lambda x, m=a[i], c=b[i]: cost(x, m, c),
+                                    euclidean_gradient=lambda x, m=a[i], c=b[i]: gradient(
+                                        x, m, c)), x0[i])
+        assert res.nit[i] == single.nit and res.nfev[i] == single.nfev
+        np.testing.assert_allclose(res.x[i], single.x, rtol=0, atol=10 * EPS)
+        np.testing.assert_allclose(res.history["step_size"][1:, i],
+                                   single.history["step_size"][1:], rtol=1e3 * EPS)

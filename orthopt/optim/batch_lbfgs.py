@@ -44,7 +44,7 @@ class BatchedLBFGS:
     """:class:`~orthopt.optim.lbfgs.RiemannianLBFGS` for a batch."""
 
     @staticmethod
-    def start(solver, current, manifold):
+    def start(solver, current, manifold, rng=None):
         x = current.x
         xp = get_namespace(x)
         k, m = x.shape[0], solver.memory

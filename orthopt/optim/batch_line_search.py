@@ -159,8 +159,12 @@ def _device_mask(x, rows):
 
 
 def backtrack(evaluator, current, direction, problems, reference, slope, t0, eps, c1,
-              contraction, max_trials, shortest_step):
+              contraction, max_trials, shortest_step, curve=None):
     """:func:`~orthopt.optim.step_size.backtrack` along t ↦ R_{x_i}(t d_i) for every problem.
+
+    ``curve(t, rows)``, when given, replaces the retraction: the trial points
+    (shape (number of rows, n, p)) of the problems selected by the host mask
+    ``rows`` at their steps ``t[rows]`` (Givens rotations by t·angle).
 
     Returns
     -------
@@ -178,8 +182,9 @@ def backtrack(evaluator, current, direction, problems, reference, slope, t0, eps
         searching &= ~(t < shortest_step)
         if not searching.any():
             break
-        trial = evaluator.evaluate(_retract(evaluator, current, direction, t, searching),
-                                   problems[searching])
+        trial_x = _retract(evaluator, current, direction, t, searching) if curve is None \
+            else curve(t, searching)
+        trial = evaluator.evaluate(trial_x, problems[searching])
         last_finite[searching] = np.isfinite(trial.cost)
         ok = batch_sufficient_decrease(trial.cost, reference[searching], t[searching],
                                        slope[searching], c1, eps)

@@ -189,6 +189,25 @@ class BatchEvaluator:
         grad_norm = to_numpy(manifold.batch_norm(x, grad)).astype(np.float64)
         return BatchPoint(x, cost, egrad, grad, grad_norm)
 
+    def cost(self, x, problems):
+        """The costs f_i(x_i) of the problems ``problems`` (host float64, shape (m,)), no gradient.
+
+        For methods that sample the cost along a curve (the exact angles of
+        Givens coordinate descent); counts one cost evaluation per problem.
+        """
+        problem = self.problem
+        k = problem.batch_shape[0]
+        mask = None
+        if len(problems) != k:
+            mask = np.zeros(k, dtype=bool)
+            mask[problems] = True
+        args = select_args(problem.args, mask)
+        self.nfev[problems] += 1
+        if problem._cost is None:  # only a cost-and-gradient function (jac=True)
+            self.ngev[problems] += 1
+            return _check_costs(problem._cost_and_gradient(x, *args)[0], x.shape[0])
+        return _check_costs(problem._cost(x, *args), x.shape[0])
+
 
     def hess(self, x, euclidean_gradient, v, problems):
         """Hess f_i(x_i)[v_i] at the points x (m, n, p) with gradients ∇f_i(x_i), tangent at x_i.

@@ -63,7 +63,7 @@ class BatchedGradientDescent:
     """:class:`~orthopt.optim.rgd.RiemannianGradientDescent` for a batch."""
 
     @staticmethod
-    def start(solver, current, manifold):
+    def start(solver, current, manifold, rng=None):
         return GradientDescentBatchState(SearchMemory.start(current.x))
 
     @staticmethod
@@ -90,7 +90,7 @@ class BatchedConjugateGradient:
     """:class:`~orthopt.optim.cg.RiemannianConjugateGradient` for a batch."""
 
     @staticmethod
-    def start(solver, current, manifold):
+    def start(solver, current, manifold, rng=None):
         x = current.x
         k = x.shape[0]
         zeros = current.gradient * 0

@@ -149,7 +149,7 @@ class BatchedTrustRegions:
     """:class:`~orthopt.optim.trust_regions.RiemannianTrustRegions` for a batch."""
 
     @staticmethod
-    def start(solver, current, manifold):
+    def start(solver, current, manifold, rng=None):
         k = current.x.shape[0]
         max_radius = (float(manifold.typical_dist) if solver.max_radius is None
                       else float(solver.max_radius))

@@ -29,10 +29,12 @@ shape (iterations + 1, k), and a frozen problem repeats its last values.
 Batched methods: :class:`~orthopt.optim.rgd.RiemannianGradientDescent` (any of
 its step rules), :class:`~orthopt.optim.cg.RiemannianConjugateGradient`
 (every β, strong-Wolfe or Armijo search) and
-:class:`~orthopt.optim.lbfgs.RiemannianLBFGS` and
-:class:`~orthopt.optim.trust_regions.RiemannianTrustRegions` — ``minimize``'s
-"rgd", "rgd-bb", "cg", "lbfgs" and "trust-regions". Givens coordinate
-descent and projUNN raise NotImplementedError.
+:class:`~orthopt.optim.lbfgs.RiemannianLBFGS`,
+:class:`~orthopt.optim.trust_regions.RiemannianTrustRegions` and
+:class:`~orthopt.optim.coordinate.GivensCoordinateDescent` (``block=1``,
+NumPy, no products; :mod:`orthopt.optim.batch_coordinate`) — ``minimize``'s "rgd",
+"rgd-bb", "cg", "lbfgs", "trust-regions", "givens-gs" and "givens". projUNN
+raises NotImplementedError.
 """
 
 from __future__ import annotations
@@ -57,17 +59,21 @@ from .step_size import rounding_level
 __all__ = ["run_batched", "check_batch_start", "BATCHED_METHODS", "take_rows", "put_rows"]
 
 #: minimize's method names that accept batched=True
-BATCHED_METHODS = ("rgd", "rgd-bb", "cg", "lbfgs", "trust-regions")
+BATCHED_METHODS = ("rgd", "rgd-bb", "cg", "lbfgs", "trust-regions", "givens-gs", "givens")
 
 
 def _batched_method(solver):
+    from .batch_coordinate import BatchedGivens
     from .batch_lbfgs import BatchedLBFGS
+    from .coordinate import GivensCoordinateDescent
     from .cg import RiemannianConjugateGradient
     from .lbfgs import RiemannianLBFGS
     from .batch_trust_regions import BatchedTrustRegions
     from .rgd import RiemannianGradientDescent
     from .trust_regions import RiemannianTrustRegions
 
+    if isinstance(solver, GivensCoordinateDescent):
+        return BatchedGivens
     if isinstance(solver, RiemannianLBFGS):
         return BatchedLBFGS
     if isinstance(solver, RiemannianTrustRegions):
@@ -79,7 +85,7 @@ def _batched_method(solver):
     raise NotImplementedError(
         f"{type(solver).__name__} does not run batches of independent problems yet; the "
         f"batched solvers are RiemannianGradientDescent, RiemannianConjugateGradient, "
-        f"RiemannianLBFGS and RiemannianTrustRegions "
+        f"RiemannianLBFGS, RiemannianTrustRegions and GivensCoordinateDescent "
         f"(minimize methods {', '.join(repr(m) for m in BATCHED_METHODS)} with batched=True). "
         f"Use one of them, or loop over the problems"
     )
@@ -124,7 +130,9 @@ def take_rows(state, mask):
     values = {}
     for field in dataclasses.fields(state):
         value = getattr(state, field.name)
-        if dataclasses.is_dataclass(value):
+        if field.metadata.get("shared"):  # one object for the whole batch: an rng, a table
+            values[field.name] = value
+        elif dataclasses.is_dataclass(value):
             values[field.name] = take_rows(value, mask)
         elif isinstance(value, np.ndarray):
             values[field.name] = value[mask]
@@ -137,6 +145,8 @@ def put_rows(state, mask, rows):
     """Write the rows of ``take_rows(state, mask)`` (updated) back into ``state``."""
     for field in dataclasses.fields(state):
         value, new = getattr(state, field.name), getattr(rows, field.name)
+        if field.metadata.get("shared"):
+            continue
         if dataclasses.is_dataclass(value):
             put_rows(value, mask, new)
         elif isinstance(value, np.ndarray):
@@ -216,7 +226,7 @@ def run_batched(solver, problem, x0, callback, rng):
     status = np.full(k, None, dtype=object)
     fired = np.full(k, None, dtype=object)
     status[~(np.isfinite(current.cost) & np.isfinite(current.grad_norm))] = "nonfinite"
-    state = method.start(solver, current, manifold)
+    state = method.start(solver, current, manifold, rng)
     small_steps, floor_grad_norm = np.zeros(k, dtype=np.int64), np.full(k, np.inf)
     history = [(current.cost.copy(), current.grad_norm.copy(), np.zeros(k),
                 time.perf_counter() - start_time)]

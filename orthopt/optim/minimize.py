@@ -194,8 +194,9 @@ def minimize(cost, x0, method=None, jac=None, manifold=None, options=None, callb
         matrix per problem. Every problem gets its own step sizes and stopping
         (:mod:`orthopt.optim.batched`); ``res.fun``, ``res.grad_norm``,
         ``res.nit``, ``res.status``, ``res.success`` have shape (k,). Methods:
-        "trust-regions", "lbfgs", "cg", "rgd", "rgd-bb"; Givens coordinate
-        descent and projUNN raise NotImplementedError. A dask array x0 chunked
+        "trust-regions", "lbfgs", "cg", "rgd", "rgd-bb", "givens-gs", "givens"
+        (Givens: ``block=1``, NumPy arrays, no products); projUNN raises
+        NotImplementedError. A dask array x0 chunked
         along the batch axis is solved chunk by chunk on the active dask
         scheduler and the result's arrays are dask arrays
         (:mod:`orthopt.optim.dask_support`). Without ``batched``, a stack with

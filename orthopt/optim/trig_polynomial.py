@@ -34,7 +34,7 @@ import math
 
 import numpy as np
 
-__all__ = ["fit_trig2", "trig2", "minimize_trig2"]
+__all__ = ["fit_trig2", "trig2", "minimize_trig2", "fit_trig2_batch", "minimize_trig2_batch"]
 
 #: the sample angles of :func:`fit_trig2`, in the order it takes their values
 SAMPLE_ANGLES = (math.pi / 2, math.pi, -math.pi / 2)
@@ -108,27 +108,110 @@ def minimize_trig2(coef):
         raise ValueError(f"the trigonometric polynomial has non-finite coefficients "
                          f"{(a, b1, c1, b2, c2)}; fit it from finite cost values "
                          f"(fit_trig2 returns None otherwise)")
-    poly = [c2 + 1j * b2, (c1 + 1j * b1) / 2, 0.0, (c1 - 1j * b1) / 2, c2 - 1j * b2]
-    scale = max(abs(p) for p in poly)
-    if scale == 0.0:
-        return 0.0, a + b1 + b2
-    poly = [p / scale for p in poly]
-    while abs(poly[0]) <= 1e-14:
-        poly = poly[1:]
-    candidates = [0.0]
-    if len(poly) > 1:
-        candidates.extend(np.angle(np.roots(poly)).tolist())
-    coef = (a, b1, c1, b2, c2)
-    best_theta, best_value = 0.0, trig2(coef, 0.0)
-    for theta in candidates:
-        for _ in range(2):
-            d1 = -b1 * math.sin(theta) + c1 * math.cos(theta) \
-                - 2 * b2 * math.sin(2 * theta) + 2 * c2 * math.cos(2 * theta)
-            d2 = -b1 * math.cos(theta) - c1 * math.sin(theta) \
-                - 4 * b2 * math.cos(2 * theta) - 4 * c2 * math.sin(2 * theta)
-            if d2 > 0:
-                theta -= d1 / d2
-        value = trig2(coef, theta)
-        if value < best_value:
-            best_theta, best_value = theta, value
-    return math.remainder(best_theta, 2 * math.pi), float(best_value)
+    # one arithmetic for one model and for a batch of them: a batched run of Givens
+    # coordinate descent then takes the angles of the single runs, to the last bit
+    theta, value = minimize_trig2_batch(np.asarray([[a], [b1], [c1], [b2], [c2]]))
+    return float(theta[0]), float(value[0])
+
+
+def fit_trig2_batch(f0, slope, f_half, f_pi, f_minus_half):
+    """:func:`fit_trig2` for m models at once: coefficients of shape (5, m), and the mask of
+    the models with finite samples (the other columns are not to be used).
+
+    Parameters
+    ----------
+    f0, slope, f_half, f_pi, f_minus_half : numpy.ndarray of float64, shape (m,)
+
+    Returns
+    -------
+    coef : numpy.ndarray, shape (5, m)
+        (a, b₁, c₁, b₂, c₂) per model, the arithmetic of :func:`fit_trig2`.
+    finite : numpy.ndarray of bool, shape (m,)
+    """
+    finite = np.isfinite(f0) & np.isfinite(slope) & np.isfinite(f_half) & np.isfinite(f_pi) \
+        & np.isfinite(f_minus_half)
+    with np.errstate(invalid="ignore", over="ignore"):
+        b1 = (f0 - f_pi) / 2
+        a_plus_b2 = (f0 + f_pi) / 2
+        a_minus_b2 = (f_half + f_minus_half) / 2
+        c1 = (f_half - f_minus_half) / 2
+        coef = np.stack([(a_plus_b2 + a_minus_b2) / 2, b1, c1, (a_plus_b2 - a_minus_b2) / 2,
+                         (slope - c1) / 2])
+    return np.where(finite, coef, 0.0), finite
+
+
+def minimize_trig2_batch(coef):
+    r""":func:`minimize_trig2` for m models at once (one batched 4×4 eigenproblem).
+
+    Parameters
+    ----------
+    coef : numpy.ndarray, shape (5, m), finite
+        (a, b₁, c₁, b₂, c₂) per model.
+
+    Returns
+    -------
+    theta, value : numpy.ndarray, shape (m,)
+        A global minimizer per model and f(θ).
+
+    Notes
+    -----
+    The steps of :func:`minimize_trig2` (which calls this function): the
+    roots of the normalized quartics (the companion matrices of
+    ``numpy.roots``, all m at once), two Newton steps on f' from each root's
+    angle and from 0, the first best candidate. A model whose leading
+    coefficient vanishes (a quartic of lower degree) takes its own
+    ``numpy.roots``; a constant model returns θ = 0.
+    """
+    coef = np.asarray(coef, dtype=np.float64)
+    if not np.all(np.isfinite(coef)):
+        raise ValueError("the trigonometric polynomials have non-finite coefficients; fit "
+                         "them from finite cost values (see fit_trig2_batch's mask)")
+    a, b1, c1, b2, c2 = coef
+    m = a.shape[0]
+    poly = np.stack([c2 + 1j * b2, (c1 + 1j * b1) / 2, np.zeros(m, dtype=complex),
+                     (c1 - 1j * b1) / 2, c2 - 1j * b2], axis=1)
+    scale = np.abs(poly).max(axis=1)
+    theta, value = np.zeros(m), a + b1 + b2
+    constant = scale == 0.0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        poly = poly / np.where(constant, 1.0, scale)[:, None]
+    quartic = ~constant & (np.abs(poly[:, 0]) > 1e-14)
+    rows = np.flatnonzero(quartic)
+    if len(rows):
+        companion = np.zeros((len(rows), 4, 4), dtype=complex)
+        companion[:, 1:, :-1] = np.eye(3)
+        companion[:, 0, :] = -poly[rows, 1:] / poly[rows, :1]
+        candidates = np.concatenate([np.zeros((len(rows), 1)),
+                                     np.angle(np.linalg.eigvals(companion))], axis=1)
+        theta[rows], value[rows] = _best_candidate(coef[:, rows], candidates)
+    for row in np.flatnonzero(~constant & ~quartic):
+        p = poly[row]
+        while abs(p[0]) <= 1e-14:
+            p = p[1:]
+        candidates = np.concatenate([[0.0], np.angle(np.roots(p))]) if len(p) > 1 else \
+            np.zeros(1)
+        theta[row:row + 1], value[row:row + 1] = _best_candidate(coef[:, row:row + 1],
+                                                                 candidates[None, :])
+    return theta, value
+
+
+def _best_candidate(coef, candidates):
+    """Polish the candidate angles (r, c) by two Newton steps on f' where f'' > 0 and
+    return the first best of them and θ = 0 per model, in (−π, π]."""
+    a, b1, c1, b2, c2 = (v[:, None] for v in coef)
+    for _ in range(2):
+        d1 = -b1 * np.sin(candidates) + c1 * np.cos(candidates) \
+            - 2 * b2 * np.sin(2 * candidates) + 2 * c2 * np.cos(2 * candidates)
+        d2 = -b1 * np.cos(candidates) - c1 * np.sin(candidates) \
+            - 4 * b2 * np.cos(2 * candidates) - 4 * c2 * np.sin(2 * candidates)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            candidates = np.where(d2 > 0, candidates - d1 / d2, candidates)
+    values = trig2((a, b1, c1, b2, c2), candidates)
+    best_theta = np.zeros(candidates.shape[0])
+    best_value = trig2(tuple(coef), 0.0)
+    for column in range(candidates.shape[1]):  # in order: the first best wins
+        better = values[:, column] < best_value
+        best_theta = np.where(better, candidates[:, column], best_theta)
+        best_value = np.where(better, values[:, column], best_value)
+    return np.asarray([math.remainder(t, 2 * math.pi) for t in best_theta.tolist()]), \
+        best_value
