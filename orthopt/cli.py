@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 
 __all__ = ["main"]
@@ -50,7 +51,12 @@ def main(argv=None):
     if args.command == "rnn":
         from .rnn.cli import run_rnn
 
-        return run_rnn(args)
+        code = run_rnn(args)
+        # The run is over and its report printed: a Ctrl-C from now on ends the process
+        # at once, by the signal, instead of a KeyboardInterrupt raised inside the
+        # interpreter's shutdown ("Exception ignored in threading", a traceback)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        return code
     parser.error(f"unknown command {args.command!r}")  # pragma: no cover
     return 2
 
