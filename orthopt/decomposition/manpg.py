@@ -62,7 +62,7 @@ from ..backend import asarray_like, finfo_eps, get_namespace, to_float, to_numpy
 from ..linalg import polar
 from ..optim.problem import Problem
 from ..optim.solver import Solver, SolverState, Step
-from ..optim.step_size import backtrack
+from ..optim.step_size import backtrack, renamed
 from ..optim.stopping import AllOf, AnyOf, GradientNorm, MaxIterations
 from .composite import CompositeProblem
 from .problem import (
@@ -387,10 +387,7 @@ def manpg(
         (also as ``step_size``, its first name), ``ssn_iterations`` (total), ``line_search_steps`` (trials beyond
         the first of each iteration) and ``variance``.
     """
-    if step_size is not None:
-        if lr is not None:
-            raise TypeError("pass lr=... or its old name step_size=..., not both")
-        lr = step_size
+    lr = renamed("lr", lr, "step_size", step_size)
     alpha = check_alpha(alpha)
     variance = check_variance(variance)
     op = as_operator(a)

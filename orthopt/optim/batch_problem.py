@@ -175,12 +175,7 @@ class BatchEvaluator:
         BatchPoint
         """
         problem = self.problem
-        k = problem.batch_shape[0]
-        mask = None
-        if len(problems) != k:
-            mask = np.zeros(k, dtype=bool)
-            mask[problems] = True
-        args = select_args(problem.args, mask)
+        args = self._args_of(problems)
         self.nfev[problems] += 1
         self.ngev[problems] += 1
         cost, egrad = _cost_and_gradient(problem, x, args)
@@ -189,6 +184,15 @@ class BatchEvaluator:
         grad_norm = to_numpy(manifold.batch_norm(x, grad)).astype(np.float64)
         return BatchPoint(x, cost, egrad, grad, grad_norm)
 
+    def _args_of(self, problems):
+        """The per-problem data of ``problems`` (all of ``args`` when that is every problem)."""
+        k = self.problem.batch_shape[0]
+        if len(problems) == k:
+            return select_args(self.problem.args, None)
+        mask = np.zeros(k, dtype=bool)
+        mask[problems] = True
+        return select_args(self.problem.args, mask)
+
     def cost(self, x, problems):
         """The costs f_i(x_i) of the problems ``problems`` (host float64, shape (m,)), no gradient.
 
@@ -196,12 +200,7 @@ class BatchEvaluator:
         Givens coordinate descent); counts one cost evaluation per problem.
         """
         problem = self.problem
-        k = problem.batch_shape[0]
-        mask = None
-        if len(problems) != k:
-            mask = np.zeros(k, dtype=bool)
-            mask[problems] = True
-        args = select_args(problem.args, mask)
+        args = self._args_of(problems)
         self.nfev[problems] += 1
         if problem._cost is None:  # only a cost-and-gradient function (jac=True)
             self.ngev[problems] += 1

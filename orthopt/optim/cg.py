@@ -53,7 +53,7 @@ import math
 from dataclasses import dataclass
 
 from .solver import Solver, SolverState, Step, inner_float
-from .step_size import Armijo, StepSizeRule, StrongWolfe
+from .step_size import Armijo, StepSizeRule, StrongWolfe, renamed
 
 __all__ = ["RiemannianConjugateGradient"]
 
@@ -126,10 +126,7 @@ class RiemannianConjugateGradient(Solver):
             raise ValueError(
                 f"unknown beta {beta!r}; valid: {', '.join(repr(b) for b in self.BETAS)}"
             )
-        if line_search is not None:
-            if step_size is not None:
-                raise TypeError("pass step_size=... or its old name line_search=..., not both")
-            step_size = line_search
+        step_size = renamed("step_size", step_size, "line_search", line_search)
         if restart_every is not None and not (int(restart_every) == restart_every
                                                and restart_every >= 1):
             raise ValueError(f"restart_every must be a positive integer or None, "

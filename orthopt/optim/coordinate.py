@@ -88,7 +88,7 @@ from .givens_coordinates import (
 )
 from .product_coordinates import ProductCoordinateSpace, check_group_factors
 from .solver import Solver, SolverState, Step
-from .step_size import Armijo, Fixed, backtrack, rounding_level
+from .step_size import Armijo, Fixed, backtrack, checked_lr, renamed, rounding_level
 from .trig_polynomial import SAMPLE_ANGLES, fit_trig2, minimize_trig2, trig2
 
 __all__ = [
@@ -196,21 +196,15 @@ class GivensCoordinateDescent(Solver):
         if side not in _SIDE_CHOICES:
             raise ValueError(f"unknown side {side!r}; valid: "
                              f"{', '.join(map(repr, _SIDE_CHOICES))}")
-        if step is not None:
-            if step_size is not None:
-                raise TypeError("pass step_size=... or its old name step=..., not both")
-            if isinstance(step, (int, float)) and not isinstance(step, bool):
-                step_size, lr = "fixed", step
-            else:
-                step_size = step
-        if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float))
-                               or not lr > 0):
-            raise ValueError(f"lr must be a positive number, got {lr!r}")
+        if isinstance(step, (int, float)) and not isinstance(step, bool):
+            step, lr = "fixed", step   # the first version's step=<number> was the angle step
+        step_size = renamed("step_size", step_size, "step", step)
+        lr = checked_lr(lr)
         if isinstance(max_backtracks, bool) or not isinstance(max_backtracks, (int, np.integer)) \
                 or max_backtracks < 1:
             raise ValueError(f"max_backtracks must be a positive integer, got {max_backtracks!r}")
         self.rule, self.block, self.side = rule, int(block), side
-        self.lr = None if lr is None else float(lr)
+        self.lr = lr
         self.max_backtracks = int(max_backtracks)
         self.step_rule = self._make_step_rule(step_size, sufficient_decrease)
 

@@ -79,21 +79,16 @@ class FeasibilityGuard:
         """x itself when its probe is within tolerance, else its Newton–Schulz correction."""
         if not self.active:
             return x
-        residual = self.residual(x)
-        if not self.tolerance < residual <= self.largest_drift:
-            return x
-        self.n_restorations += 1
-        for _ in range(3):
-            x = newton_schulz_step(x)
-            if self.manifold.feasibility(x) <= self.tolerance:
-                break
-        return x
+        return self._correct(x, self.residual(x))
 
     def restore_exactly(self, x):
         """Like :meth:`restore`, with the exact ‖xᴴx − I‖ instead of the probe (final iterate)."""
         if not self.active:
             return x
-        error = self.manifold.feasibility(x)
+        return self._correct(x, self.manifold.feasibility(x))
+
+    def _correct(self, x, error):
+        """Newton–Schulz steps (at most 3) when ``error`` is rounding drift, else x itself."""
         if not self.tolerance < error <= self.largest_drift:
             return x
         self.n_restorations += 1

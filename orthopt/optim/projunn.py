@@ -88,7 +88,7 @@ from ..manifolds.stiefel import Stiefel
 from .product_coordinates import check_group_factors
 from .rgd import make_step_rule
 from .solver import Solver, SolverState, Step, inner_float
-from .step_size import Armijo
+from .step_size import Armijo, checked_lr, renamed
 
 __all__ = [
     "ProjUNN",
@@ -474,18 +474,13 @@ class ProjUNN(Solver):
             raise ValueError(f"unknown direction {direction!r}; use 'riemannian' or 'euclidean'")
         if isinstance(rank, bool) or not isinstance(rank, (int, np.integer)) or rank < 1:
             raise ValueError(f"rank must be a positive integer, got {rank!r}")
-        if step is not None:
-            if step_size is not None:
-                raise TypeError("pass step_size=... or its old name step=..., not both")
-            step_size = step
-        if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float))
-                               or not lr > 0):
-            raise ValueError(f"lr must be a positive number, got {lr!r}")
+        step_size = renamed("step_size", step_size, "step", step)
+        lr = checked_lr(lr)
         self.variant = variant
         self.rank = int(rank)
         self.approximation = approximation
         self.direction = direction
-        self.lr = None if lr is None else float(lr)
+        self.lr = lr
         self.oversampling = int(oversampling)
         self.power_iterations = int(power_iterations)
         if step_size in (None, "armijo"):

@@ -32,7 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .solver import Solver, SolverState, Step
-from .step_size import Armijo, Fixed, NonmonotoneBB, StepSizeRule
+from .step_size import Armijo, Fixed, NonmonotoneBB, StepSizeRule, checked_lr, renamed
 
 __all__ = ["RiemannianGradientDescent"]
 
@@ -106,14 +106,8 @@ class RiemannianGradientDescent(Solver):
 
     def __init__(self, step_size=None, lr=None, step=None, **options):
         super().__init__(**options)
-        if step is not None:
-            if step_size is not None:
-                raise TypeError("pass step_size=... or its old name step=..., not both")
-            step_size = step
-        if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float))
-                               or not lr > 0):
-            raise ValueError(f"lr must be a positive number, got {lr!r}")
-        self.lr = None if lr is None else float(lr)
+        step_size = renamed("step_size", step_size, "step", step)
+        self.lr = checked_lr(lr)
         self.step_rule = make_step_rule(step_size, self.lr)
 
     def _start(self, problem, current, rng):

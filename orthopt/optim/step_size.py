@@ -297,6 +297,24 @@ class _Memory:
     count: int = 0                 # searches done
 
 
+def checked_lr(lr):
+    """A learning rate as a float (None stays None), or ValueError for anything not positive."""
+    if lr is None:
+        return None
+    if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not lr > 0:
+        raise ValueError(f"lr must be a positive number, got {lr!r}")
+    return float(lr)
+
+
+def renamed(name, value, old_name, old_value):
+    """The value of an option that also goes by its first version's name (one of the two)."""
+    if old_value is None:
+        return value
+    if value is not None:
+        raise TypeError(f"pass {name}=... or its old name {old_name}=..., not both")
+    return old_value
+
+
 def _positive(name, value, upper=None):
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0 or (
             upper is not None and not value < upper):

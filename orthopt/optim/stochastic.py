@@ -49,7 +49,7 @@ from dataclasses import dataclass, replace
 from ..backend import get_namespace, is_complex_dtype
 from ..manifolds.product import ProductVector
 from .solver import Solver, SolverState, Step, inner_float
-from .step_size import Fixed
+from .step_size import Fixed, checked_lr
 
 __all__ = ["RiemannianSGD", "RiemannianRMSprop", "SGDState", "RMSpropState"]
 
@@ -91,9 +91,9 @@ class _Stepper(Solver):
 
     def __init__(self, lr, **options):
         super().__init__(**options)
-        if isinstance(lr, bool) or not (isinstance(lr, (int, float)) and lr > 0):
-            raise ValueError(f"lr must be a positive number, got {lr!r}")
-        self.lr = float(lr)
+        if lr is None:
+            raise ValueError("lr must be a positive number, got None")
+        self.lr = checked_lr(lr)
         self.step_rule = Fixed(self.lr)
 
     def _moved(self, manifold, x, x_new, direction, state):
