@@ -431,3 +431,22 @@ def test_lbfgs_extras():
     assert max(s.extra["pairs"] for s in steps if s.status is None) == 4
     assert all(s.extra["skipped"] >= 0 for s in steps if s.status is None)
     assert to_numpy(res.x).shape == (12, 3)
+
+
+def test_trust_regions_report_a_cost_that_turns_nan_as_nonfinite():
+    """The default method: a cost that turns NaN mid-run ends "nonfinite" with the last
+    finite iterate on the manifold (it ended "trust_region_collapsed" before)."""
+    import orthopt
+
+    a = np.diag(np.arange(1.0, 7.0))
+    x0 = np.linalg.qr(np.random.default_rng(0).standard_normal((6, 2)))[0]
+    calls = {"n": 0}
+
+    def cost(x):
+        calls["n"] += 1
+        return np.nan if calls["n"] > 6 else float(np.trace(x.T @ a @ x))
+
+    res = orthopt.minimize(cost, x0, jac=lambda x: 2 * a @ x)
+    assert res.status == "nonfinite" and not res.success
+    assert np.isfinite(res.fun) and np.all(np.isfinite(res.x))
+    assert orthopt.Stiefel(6, 2).feasibility(res.x) <= 100 * np.finfo(float).eps

@@ -355,6 +355,10 @@ class RiemannianTrustRegions(Solver):
             # Hessian — unless the decrease it predicts is below the rounding of f.
             # (Shrinking further would end in steps accepted by the regularization
             # alone, too short to matter, and a "converged" step-size stop.)
+            # the cost non-finite at the shortest proposal, next to x: it broke down
+            # (the same rule as the line searches' "nonfinite")
+            if not math.isfinite(f_new):
+                return Step.failed(current, "nonfinite")
             limit = inner.model_decrease <= rounding_level(f, eps, 100.0)
             return Step(current, 0.0, accepted=False,
                         status="precision_limit" if limit else "trust_region_collapsed",
