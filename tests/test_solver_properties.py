@@ -77,6 +77,9 @@ def test_check_hessian_passes_on_brockett(kind, dtype_name, backend, shape, seed
 # found by a deeper search: L-BFGS's strong-Wolfe extrapolation tried x + tv with t so
 # large that Cholesky-QR's Gram matrix lost definiteness in float32 (LinAlgError)
 @example(shape=(7, 1), seed=832811)
+# truncated CG asked for a residual below the rounding of Hess[δ] (complex64 U(5)):
+# it wandered to a rounding-sized "negative curvature" and the boundary, each step
+@example(shape=(5, 1), seed=226)
 def test_second_order_solvers_reach_the_brockett_optimum(solver, kind, dtype_name, backend,
                                                          shape, seed):
     problem, x0, optimum, scale, eps = brockett(kind, dtype_name, backend, shape, seed)

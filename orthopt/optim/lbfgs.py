@@ -9,7 +9,13 @@ where H_k applies the inverse-Hessian approximation of the last m pairs
     s_i = T(α_i d_i),   y_i = g_{i+1} − T(g_i)
 
 (vectors of T_{x_{i+1}}, T the transport by projection), each carried to the
-current tangent space by one more projection per iteration. H_k g is the
+current tangent space by one more projection per iteration. On O(n), SO(n)
+and U(n) the pairs are kept in the Lie algebra instead, Ω = xᴴv
+(:mod:`orthopt.optim.tangent_coordinates`), and carried by left translation,
+xΩ ↦ x'Ω: an isometric transport (the one Huang et al. analyse) that is the
+identity on the stored coordinates, so an iteration costs two n×n×n
+products (the gradient in, the direction out) where projecting 2m pairs
+costs 4m + 4. H_k g is the
 two-loop recursion (Nocedal & Wright 2006, Alg. 7.4) with ρ_i = 1/⟨s_i, y_i⟩
 fixed when the pair is stored and the initial matrix γ_k I,
 γ_k = ⟨s, y⟩/⟨y, y⟩ of the newest pair (Alg. 7.4's scaling, eq. 7.20): H_k
@@ -41,7 +47,7 @@ from dataclasses import dataclass, field
 
 from ..manifolds.points import map_leaves, point_eps, point_namespace
 from ..manifolds.product import ProductVector
-from .solver import Solver, SolverState, Step, inner_float
+from .solver import Solver, SolverState, Step
 from .step_size import Armijo, StepSizeRule, StrongWolfe
 
 __all__ = ["RiemannianLBFGS"]
@@ -58,6 +64,9 @@ class LBFGSState(SolverState):
     y: object = None
     rho: list = field(default_factory=list)  # ρ_i = 1/⟨s_i, y_i⟩ when stored
     skipped: int = 0  # pairs not stored by the cautious test, over the run
+    # (evaluation, Lie-algebra coordinates of its gradient), when the pairs are kept
+    # there: computed once per iterate
+    gradient_coordinates: tuple = None
 
     @property
     def pairs(self):
@@ -124,15 +133,23 @@ class RiemannianLBFGS(Solver):
 
     def _iterate(self, problem, current, state):
         manifold = problem.manifold
-        x, grad = current.x, current.gradient
+        coordinates = current.coordinates
+        if coordinates.shared:  # the pairs live in the Lie algebra (module docstring)
+            if state.gradient_coordinates is None or state.gradient_coordinates[0] is not current:
+                state.gradient_coordinates = (current, coordinates.from_tangent(current.gradient))
+            grad = state.gradient_coordinates[1]
+        else:
+            grad = current.gradient
+        inner = coordinates.inner
         restarted = state.pairs == 0
-        direction = self._direction(manifold, x, grad, current.grad_norm, state)
-        slope = inner_float(manifold, x, grad, direction)
+        direction_coordinates = self._direction(inner, grad, current.grad_norm, state)
+        slope = inner(grad, direction_coordinates)
         if not (slope < 0.0 and math.isfinite(slope)):  # rounding in the recursion
             state.clear()
             restarted = True
-            direction = self._direction(manifold, x, grad, current.grad_norm, state)
+            direction_coordinates = self._direction(inner, grad, current.grad_norm, state)
             slope = -current.grad_norm
+        direction = coordinates.to_tangent(direction_coordinates)
         n_pairs = state.pairs
         state.step_memory.step = None  # every search starts from initial_step
         search = self.step_rule.search(problem, current, direction, slope, state.step_memory)
@@ -140,55 +157,70 @@ class RiemannianLBFGS(Solver):
                 and not restarted:
             state.clear()
             restarted = True
-            direction = self._direction(manifold, x, grad, current.grad_norm, state)
+            direction_coordinates = self._direction(inner, grad, current.grad_norm, state)
+            direction = coordinates.to_tangent(direction_coordinates)
             slope = -current.grad_norm
             state.fallback_memory.step = None
             search = self.fallback_rule.search(problem, current, direction, slope,
                                                state.fallback_memory)
-        direction_norm = math.sqrt(max(inner_float(manifold, x, direction, direction), 0.0))
+        direction_norm = math.sqrt(max(inner(direction_coordinates, direction_coordinates),
+                                       0.0))
         step = Step.from_search(current, search, direction_norm, slope)
         if step.status is None:
-            self._update(manifold, current, step.evaluation, search.step * direction, state)
+            self._update(manifold, current, step.evaluation, grad,
+                         search.step * direction_coordinates, state)
             step.extra.update(pairs=n_pairs, restarted=restarted, skipped=state.skipped)
         return step
 
     @staticmethod
-    def _direction(manifold, x, grad, grad_norm, state):
-        """−H g by the two-loop recursion; −g/‖g‖ without pairs."""
+    def _direction(inner, grad, grad_norm, state):
+        """−H g by the two-loop recursion; −g/‖g‖ without pairs (in the pairs' coordinates)."""
         if state.pairs == 0:
             return grad * (-1.0 / max(grad_norm, 1e-300))
         s, y, rho = state.s, state.y, state.rho
         q = grad
         alphas = []
         for i in reversed(range(len(rho))):
-            alpha = rho[i] * inner_float(manifold, x, _pair(s, i), q)
+            alpha = rho[i] * inner(_pair(s, i), q)
             q = q - alpha * _pair(y, i)
             alphas.append(alpha)
         s_new, y_new = _pair(s, -1), _pair(y, -1)
-        y_norm2 = inner_float(manifold, x, y_new, y_new)
-        gamma = inner_float(manifold, x, s_new, y_new) / y_norm2
+        y_norm2 = inner(y_new, y_new)
+        gamma = inner(s_new, y_new) / y_norm2
         if not (gamma > 0.0 and math.isfinite(gamma)):
             # transported pairs can lose ⟨s, y⟩ > 0; the stored ρ keep H positive
             gamma = 1.0 / (rho[-1] * max(y_norm2, 1e-300))
         r = gamma * q
         for i, alpha in enumerate(reversed(alphas)):
-            beta = rho[i] * inner_float(manifold, x, _pair(y, i), r)
+            beta = rho[i] * inner(_pair(y, i), r)
             r = r + (alpha - beta) * _pair(s, i)
         return -r
 
-    def _update(self, manifold, current, new, step_vector, state):
-        """Store (s, y) at the new iterate and carry the older pairs there."""
+    def _update(self, manifold, current, new, grad, step_vector, state):
+        """Store (s, y) at the new iterate and carry the older pairs there.
+
+        ``grad`` and ``step_vector`` are in the pairs' coordinates at x.
+        """
         x, x_new = current.x, new.x
         xp = point_namespace(x_new)
-        s = manifold.transport(x, x_new, step_vector)
-        y = new.gradient - manifold.transport(x, x_new, current.gradient)
-        if state.pairs:
-            # one batched projection carries all pairs (the manifold acts on the last two axes)
-            state.s = manifold.transport(x, x_new, state.s)
-            state.y = manifold.transport(x, x_new, state.y)
-        sy = inner_float(manifold, x_new, s, y)
-        s_norm = math.sqrt(max(inner_float(manifold, x_new, s, s), 0.0))
-        y_norm = math.sqrt(max(inner_float(manifold, x_new, y, y), 0.0))
+        coordinates = new.coordinates
+        if coordinates.shared:
+            # left translation: the identity on Lie-algebra coordinates
+            new_grad = coordinates.from_tangent(new.gradient)
+            state.gradient_coordinates = (new, new_grad)
+            s, y = step_vector, new_grad - grad
+        else:
+            s = manifold.transport(x, x_new, step_vector)
+            y = new.gradient - manifold.transport(x, x_new, grad)
+            if state.pairs:
+                # one batched projection carries all pairs (the manifold acts on the
+                # last two axes)
+                state.s = manifold.transport(x, x_new, state.s)
+                state.y = manifold.transport(x, x_new, state.y)
+        inner = coordinates.inner
+        sy = inner(s, y)
+        s_norm = math.sqrt(max(inner(s, s), 0.0))
+        y_norm = math.sqrt(max(inner(y, y), 0.0))
         eps = point_eps(x_new)  # of the least precise factor of a product
         if not (sy > eps * s_norm * y_norm and math.isfinite(sy)):
             state.skipped += 1

@@ -113,6 +113,7 @@ class Problem:
         self._euclidean_hessian = euclidean_hessian
         self._autograd = None
         self._autograd_hvp = None
+        self._autograd_gradient = None
         self.n_cost_evaluations = 0
         self.n_gradient_evaluations = 0
         self.n_hessian_evaluations = 0
@@ -193,6 +194,34 @@ class Problem:
         if not self.has_gradient:
             return self._autograd_hessian_vector_product(x, v)
         return self._finite_difference_hessian(x, v)
+
+    def euclidean_hessian_operator(self, x):
+        """v ↦ ∇²f(x)[v] at one point x, for many v (as :meth:`euclidean_hessian`).
+
+        With autograd the gradient's computation at x is traced once
+        (``autograd.make_vjp`` of the gradient) and each product is one
+        reverse pass through that trace: the real Hessian is symmetric, so
+        the vector-Jacobian product of ∇f is the Hessian-vector product. That
+        is about half the work of differentiating ⟨∇f(x), v⟩ afresh for each
+        v (which repeats the cost and the gradient every time). Each call
+        counts one Hessian evaluation.
+        """
+        if self._euclidean_hessian is not None or self.has_gradient:
+            return lambda v: self.euclidean_hessian(x, v)
+        _require_numpy(x, "pass euclidean_gradient=... (and optionally euclidean_hessian=...)")
+        import autograd
+
+        if self._autograd_gradient is None:
+            self._autograd_gradient = autograd.grad(self._cost)
+        # the conventions match _autograd_hessian_vector_product's: autograd's
+        # vjp of its (conjugated) gradient at the plain cotangent v
+        vector_jacobian_product, _ = autograd.make_vjp(self._autograd_gradient)(_plain_tuples(x))
+
+        def hessian_vector_product(v):
+            self.n_hessian_evaluations += 1
+            return _from_autograd(vector_jacobian_product(_plain_tuples(v)), x)
+
+        return hessian_vector_product
 
     def riemannian_hessian(self, x, v):
         """Hess f(x)[v], tangent at x (see :meth:`Evaluation.hess`)."""
@@ -340,7 +369,8 @@ class Evaluation:
         Whether f(x) and ∇f(x) were computed (or given) already.
     """
 
-    __slots__ = ("problem", "x", "_cost", "_egrad", "_grad", "_grad_norm")
+    __slots__ = ("problem", "x", "_cost", "_egrad", "_grad", "_grad_norm", "_hessian_operator",
+                 "_coordinates")
 
     def __init__(self, problem, x, cost=None, euclidean_gradient=None):
         self.problem = problem
@@ -349,6 +379,8 @@ class Evaluation:
         self._egrad = euclidean_gradient
         self._grad = None
         self._grad_norm = None
+        self._hessian_operator = None
+        self._coordinates = None
 
     @property
     def has_cost(self):
@@ -413,9 +445,35 @@ class Evaluation:
             A tangent vector at x.
         """
         v = check_like(v, self.x, "the tangent vector")
-        h = self.problem.euclidean_hessian(self.x, v)
+        h = self._euclidean_hessian(v)
         return self.problem.manifold.euclidean_to_riemannian_hessian(
             self.x, self.euclidean_gradient, h, v)
+
+    @property
+    def coordinates(self):
+        """Coordinates of T_x for an inner solver (:mod:`orthopt.optim.tangent_coordinates`)."""
+        if self._coordinates is None:
+            from .tangent_coordinates import tangent_coordinates
+
+            self._coordinates = tangent_coordinates(self.problem.manifold, self.x)
+        return self._coordinates
+
+    def hess_coordinates(self, c):
+        """Hess f(x)[v] in :attr:`coordinates`, for v with coordinates c; one Hessian evaluation.
+
+        On O(n), SO(n) and U(n) this is Hess f(x)[xΩ] in the Lie algebra:
+        three n×n×n products next to the user's ∇²f, where :meth:`hess`
+        needs six.
+        """
+        coordinates = self.coordinates
+        v = coordinates.to_tangent(c)
+        return coordinates.hessian(self.euclidean_gradient, self._euclidean_hessian(v), c, v)
+
+    def _euclidean_hessian(self, v):
+        """∇²f(x)[v] through the problem's per-point operator (built on first use)."""
+        if self._hessian_operator is None:
+            self._hessian_operator = self.problem.euclidean_hessian_operator(self.x)
+        return self._hessian_operator(v)
 
     def is_finite(self):
         """Whether f(x) and, when computed, ‖grad f(x)‖ are finite."""
