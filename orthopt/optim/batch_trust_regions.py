@@ -8,14 +8,34 @@ evaluates the Hessian-vector products of the problems whose inner solve is
 still running, in one batched call; the scalar recurrences of
 :func:`~orthopt.optim.trust_regions.truncated_conjugate_gradient` run
 elementwise on host arrays of shape (m,).
+
+Flat directions. One stop is added to Steihaug–Toint: after the first inner
+iteration, a direction δ_j whose Rayleigh quotient is numerically zero next
+to the largest one met, |⟨δ_j, Hess[δ_j]⟩| ≤ eps^{1/2}·max_i ⟨δ_i, Hess[δ_i]⟩/‖δ_i‖²·‖δ_j‖²,
+ends the inner solve at the current η (the step along δ_j is not taken).
+Why: a cost invariant under a group acting on the manifold — f(XQ) = f(X)
+for Q ∈ O(p) on Stiefel, a dominant subspace — has a Hessian that, at a
+point with gradient g, couples the orbit directions XΩ to the others by
+O(‖g‖) and is O(‖g‖²) small on them. When ‖Hess⁻¹‖ is large (a small
+eigengap), the residual target ‖r‖ ≤ ‖r₀‖^{1+θ} lies below the orbit
+component of the residual of the Newton step, so CG chases it along the
+orbit, where the curvature is ~0: the step runs to the boundary (as
+"negative curvature" or "exceeded trust region") along directions that do
+not change f, while the retraction's cross terms spoil the Newton part. The
+run then cycles with ‖grad‖ stuck near 1e-6 (seen: 3 of 1 000 St(50, 5)
+problems ended at max_iterations; the single-problem solver does the same on
+them). A genuine negative curvature (a saddle) is far above eps^{1/2} times
+the largest curvature and is still followed to the boundary.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
+from ..backend import finfo_eps, get_namespace
 from .batch_line_search import batch_inner, column
 from .batch_problem import _mask_for
 from .batch_solvers import BatchStep
@@ -23,7 +43,11 @@ from .step_size import rounding_level
 from .trust_regions import (EXCEEDED_RADIUS, MAX_INNER, MODEL_INCREASED, NEGATIVE_CURVATURE,
                             REACHED_LINEAR, REACHED_SUPERLINEAR, UNRESOLVED_STEPS)
 
-__all__ = ["BatchedTrustRegions", "batch_truncated_conjugate_gradient"]
+__all__ = ["BatchedTrustRegions", "batch_truncated_conjugate_gradient", "FLAT_CURVATURE"]
+
+#: why the inner solver stopped, besides trust_regions' reasons: a direction
+#: whose curvature is numerically zero next to the largest one met (see below)
+FLAT_CURVATURE = "flat curvature"
 
 
 @dataclass
@@ -71,6 +95,8 @@ def batch_truncated_conjugate_gradient(evaluator, current, problems, radius, the
     delta = -z
     e_pe, e_pd, d_pd = np.zeros(m), np.zeros(m), z_r.copy()
     model = np.zeros(m)
+    largest_curvature = np.zeros(m)  # the largest ⟨δ, Hess[δ]⟩/⟨δ, δ⟩_P met so far
+    flat_level = math.sqrt(finfo_eps(get_namespace(x), x.dtype))
     with np.errstate(all="ignore"):
         target = norm_r0 * np.minimum(norm_r0 ** theta, kappa)
     for j in range(1, max_iterations + 1):
@@ -83,6 +109,9 @@ def batch_truncated_conjugate_gradient(evaluator, current, problems, radius, the
         iterations[rows] = j
         with np.errstate(all="ignore"):
             d_hd = inner(ds, hess_delta, xs)
+            curvature = d_hd / d_pd[rows]
+            flat = (j > 1) & (np.abs(curvature) <= flat_level * largest_curvature[rows])
+            largest_curvature[rows] = np.fmax(largest_curvature[rows], curvature)
             alpha = np.where(d_hd != 0.0, z_r[rows] / d_hd, 0.0)
             e_pe_new = e_pe[rows] + 2.0 * alpha * e_pd[rows] + alpha * alpha * d_pd[rows]
             boundary = ~(d_hd > 0.0) | (e_pe_new >= radius[rows] ** 2) | ~np.isfinite(e_pe_new)
@@ -93,8 +122,11 @@ def batch_truncated_conjugate_gradient(evaluator, current, problems, radius, the
         new_hess_eta = _rows(hess_eta, running) + column(step, xs) * hess_delta
         new_model = inner(new_eta, _rows(grad, running), xs) + 0.5 * inner(new_eta, new_hess_eta,
                                                                            xs)
-        increased = ~boundary & (new_model >= model[rows])
-        take = ~increased
+        boundary &= ~flat
+        increased = ~boundary & ~flat & (new_model >= model[rows])
+        take = ~increased & ~flat
+        stop[rows[flat]] = FLAT_CURVATURE
+
         stop[rows[boundary]] = np.where(d_hd[boundary] > 0.0, EXCEEDED_RADIUS, NEGATIVE_CURVATURE)
         stop[rows[increased]] = MODEL_INCREASED
         # the steps taken (to the boundary, or an interior CG step)
