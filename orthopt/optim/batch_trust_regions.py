@@ -36,9 +36,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..backend import finfo_eps, get_namespace
-from .batch_line_search import batch_inner, column
+from .batch_line_search import column
 from .batch_problem import _mask_for
 from .batch_solvers import BatchStep
+from .batch_tangent import tangents_for
 from .step_size import rounding_level
 from .trust_regions import (EXCEEDED_RADIUS, MAX_INNER, MODEL_INCREASED, NEGATIVE_CURVATURE,
                             REACHED_LINEAR, REACHED_SUPERLINEAR, UNRESOLVED_STEPS)
@@ -59,28 +60,34 @@ class TrustRegionBatchState:
     floor_grad_norm: np.ndarray
 
 
-def batch_truncated_conjugate_gradient(evaluator, current, problems, radius, theta, kappa,
-                                       min_iterations, max_iterations, preconditioner):
+def batch_truncated_conjugate_gradient(tangents, radius, theta, kappa, min_iterations,
+                                       max_iterations, preconditioner):
     """Steihaug–Toint truncated CG per problem (see ``truncated_conjugate_gradient``).
+
+    Parameters
+    ----------
+    tangents : AmbientTangents or RotationAxes
+        The tangent spaces at the m points (:mod:`orthopt.optim.batch_tangent`):
+        the gradient, inner products and Hessian products in one representation.
+    radius : numpy.ndarray, shape (m,)
 
     Returns
     -------
-    eta, hess_eta : array, shape (m, n, p)
+    eta, hess_eta : array, in the representation of ``tangents`` (shape (m, n, p) or (m, 3))
     iterations : numpy.ndarray of int, shape (m,)
     stop : numpy.ndarray of object, shape (m,)
     model_decrease : numpy.ndarray, shape (m,)
     """
-    manifold = evaluator.problem.manifold
-    x, grad = current.x, current.gradient
+    x, grad = tangents.x, tangents.gradient
     m = x.shape[0]
     if max_iterations is None:
-        max_iterations = max(int(manifold.dim), 1)
+        max_iterations = max(int(tangents.manifold.dim), 1)
+    inner = tangents.inner
 
-    def inner(u, v, at=x):
-        return batch_inner(manifold, at, u, v)
-
-    def precondition(r, at):
-        return r if preconditioner is None else preconditioner(at, r)
+    def precondition(r, mask):
+        if preconditioner is None:
+            return r
+        return preconditioner(x if mask is None else _rows(x, mask), r)
 
     eta = grad * 0
     hess_eta = grad * 0
@@ -90,7 +97,7 @@ def batch_truncated_conjugate_gradient(evaluator, current, problems, radius, the
     running = norm_r0 != 0.0
     stop[~running] = REACHED_SUPERLINEAR  # x is stationary: η = 0 solves the model
     iterations = np.zeros(m, dtype=np.int64)
-    z = precondition(r, x)
+    z = precondition(r, None)
     z_r = inner(z, r)
     delta = -z
     e_pe, e_pd, d_pd = np.zeros(m), np.zeros(m), z_r.copy()
@@ -103,12 +110,11 @@ def batch_truncated_conjugate_gradient(evaluator, current, problems, radius, the
         if not running.any():
             break
         rows = np.flatnonzero(running)
-        xs, ds = _rows(x, running), _rows(delta, running)
-        hess_delta = evaluator.hess(xs, _rows(current.euclidean_gradient, running), ds,
-                                    problems[rows])
+        ds = _rows(delta, running)
+        hess_delta = tangents.hess(ds, running)
         iterations[rows] = j
         with np.errstate(all="ignore"):
-            d_hd = inner(ds, hess_delta, xs)
+            d_hd = inner(ds, hess_delta, running)
             curvature = d_hd / d_pd[rows]
             flat = (j > 1) & (np.abs(curvature) <= flat_level * largest_curvature[rows])
             largest_curvature[rows] = np.fmax(largest_curvature[rows], curvature)
@@ -118,15 +124,14 @@ def batch_truncated_conjugate_gradient(evaluator, current, problems, radius, the
             tau = (-e_pd[rows] + np.sqrt(np.maximum(
                 e_pd[rows] ** 2 + d_pd[rows] * (radius[rows] ** 2 - e_pe[rows]), 0.0))) / d_pd[rows]
         step = np.where(boundary, tau, alpha)
-        new_eta = _rows(eta, running) + column(step, xs) * ds
-        new_hess_eta = _rows(hess_eta, running) + column(step, xs) * hess_delta
-        new_model = inner(new_eta, _rows(grad, running), xs) + 0.5 * inner(new_eta, new_hess_eta,
-                                                                           xs)
+        new_eta = _rows(eta, running) + column(step, ds) * ds
+        new_hess_eta = _rows(hess_eta, running) + column(step, ds) * hess_delta
+        new_model = inner(new_eta, _rows(grad, running), running) + \
+            0.5 * inner(new_eta, new_hess_eta, running)
         boundary &= ~flat
         increased = ~boundary & ~flat & (new_model >= model[rows])
         take = ~increased & ~flat
         stop[rows[flat]] = FLAT_CURVATURE
-
         stop[rows[boundary]] = np.where(d_hd[boundary] > 0.0, EXCEEDED_RADIUS, NEGATIVE_CURVATURE)
         stop[rows[increased]] = MODEL_INCREASED
         # the steps taken (to the boundary, or an interior CG step)
@@ -142,20 +147,19 @@ def batch_truncated_conjugate_gradient(evaluator, current, problems, radius, the
         if not interior.any():
             continue
         # interior CG step: the residual, then the next direction
-        x_in = _rows(x, running)
-        r_in = _rows(r, running) + column(alpha[interior], x_in) * _rows(hess_delta, interior)
+        r_in = _rows(r, running) + column(alpha[interior], ds) * _rows(hess_delta, interior)
         r = _set(r, running, r_in)
-        norm_r = np.sqrt(np.maximum(inner(r_in, r_in, x_in), 0.0))
+        norm_r = np.sqrt(np.maximum(inner(r_in, r_in, running), 0.0))
         reached = (j >= min_iterations) & (norm_r <= target[inside])
         stop[inside[reached]] = np.where(kappa < norm_r0[inside[reached]] ** theta,
                                          REACHED_LINEAR, REACHED_SUPERLINEAR)
-        z_in = precondition(r_in, x_in)
+        z_in = precondition(r_in, running)
         z_r_old = z_r[inside]
-        z_r_new = inner(z_in, r_in, x_in)
+        z_r_new = inner(z_in, r_in, running)
         beta = z_r_new / z_r_old
         # re-tangentialize: the recurrences drift out of T_x by rounding
-        delta = _set(delta, running, manifold.projection(
-            x_in, column(beta, x_in) * _rows(delta, running) - z_in))
+        delta = _set(delta, running, tangents.tangent(
+            column(beta, ds) * _rows(delta, running) - z_in, running))
         e_pd[inside] = beta * (e_pd[inside] + alpha[interior] * d_pd[inside])
         d_pd[inside] = z_r_new + beta * beta * d_pd[inside]
         z_r[inside] = z_r_new
@@ -193,13 +197,12 @@ class BatchedTrustRegions:
 
     @staticmethod
     def iterate(solver, evaluator, current, state, problems, eps):
-        manifold = evaluator.problem.manifold
-        x = current.x
+        tangents = tangents_for(evaluator, current, problems, solver.preconditioner)
         eta, _, iterations, stop, decrease = batch_truncated_conjugate_gradient(
-            evaluator, current, problems, state.radius, solver.theta, solver.kappa,
-            solver.min_inner_iterations, solver.max_inner_iterations, solver.preconditioner)
+            tangents, state.radius, solver.theta, solver.kappa, solver.min_inner_iterations,
+            solver.max_inner_iterations, solver.preconditioner)
         state.inner_iterations += iterations
-        proposal = evaluator.evaluate(manifold.retraction(x, eta), problems)
+        proposal = evaluator.evaluate(tangents.retraction(eta), problems)
         f, f_new = current.cost, proposal.cost
         regularization = solver.rho_regularization * eps * np.maximum(1.0, np.abs(f))
         with np.errstate(all="ignore"):
@@ -214,7 +217,7 @@ class BatchedTrustRegions:
             state.radius = np.where(shrink, state.radius / 4.0, np.where(
                 grow, np.minimum(2.0 * state.radius, state.max_radius), state.radius))
             accepted = model_decreased & (rho > solver.accept_ratio) & np.isfinite(f_new)
-        step_norm = np.sqrt(np.maximum(batch_inner(manifold, x, eta, eta), 0.0))
+        step_norm = np.sqrt(np.maximum(tangents.inner(eta, eta), 0.0))
         new_grad_norm = np.where(accepted, proposal.grad_norm, current.grad_norm)
         limit = _at_precision_limit(state, decrease, f, eps, current.grad_norm, new_grad_norm)
         m = len(problems)
