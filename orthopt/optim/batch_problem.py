@@ -180,6 +180,11 @@ class BatchEvaluator:
         self.ngev[problems] += 1
         cost, egrad = _cost_and_gradient(problem, x, args)
         manifold = problem.manifold
+        from .batch_tangent import is_rotation_stack, rotation_gradient
+
+        if is_rotation_stack(manifold, x) and type(egrad) is np.ndarray:
+            grad, grad_norm = rotation_gradient(x, egrad)  # two stacked 3×3 products, no reduce
+            return BatchPoint(x, cost, egrad, grad, grad_norm)
         grad = manifold.euclidean_to_riemannian_gradient(x, egrad)
         grad_norm = to_numpy(manifold.batch_norm(x, grad)).astype(np.float64)
         return BatchPoint(x, cost, egrad, grad, grad_norm)

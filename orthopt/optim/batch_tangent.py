@@ -30,7 +30,7 @@ import numpy as np
 from ..so3 import cayley_so3, cross_matrix, exp_so3, polar_so3, skew_axis, weingarten_operator
 from .batch_line_search import batch_inner
 
-__all__ = ["tangents_for"]
+__all__ = ["tangents_for", "is_rotation_stack", "rotation_gradient"]
 
 
 def _rows(a, mask):
@@ -40,15 +40,35 @@ def _rows(a, mask):
     return a if mask is None or mask.all() else a[_mask_for(a, mask)]
 
 
-def tangents_for(evaluator, current, problems, preconditioner=None):
-    """The tangent spaces at ``current.x``: :class:`RotationAxes` where it applies."""
+def is_rotation_stack(manifold, x):
+    """Whether the axis formulas apply: real 3×3 NumPy points of SO(3) or O(3) (Stiefel(3, 3))."""
     from ..manifolds import SpecialOrthogonal, Stiefel
 
-    manifold = evaluator.problem.manifold
-    x = current.x
-    if (preconditioner is None and type(manifold) in (Stiefel, SpecialOrthogonal)
-            and manifold.n == 3 and manifold.p == 3 and type(x) is np.ndarray
-            and x.dtype in (np.float32, np.float64)):
+    return (type(manifold) in (Stiefel, SpecialOrthogonal) and manifold.n == 3
+            and manifold.p == 3 and type(x) is np.ndarray
+            and x.dtype in (np.float32, np.float64))
+
+
+def rotation_gradient(x, euclidean_gradient):
+    """grad f = x·skew(xᵀ∇f) and its norm √2‖ω‖ on SO(3)/O(3) stacks.
+
+    Parameters
+    ----------
+    x, euclidean_gradient : numpy.ndarray, shape (m, 3, 3), real
+
+    Returns
+    -------
+    gradient : numpy.ndarray, shape (m, 3, 3)
+    grad_norm : numpy.ndarray of float64, shape (m,)
+    """
+    axis = skew_axis(np.swapaxes(x, -1, -2) @ euclidean_gradient)
+    norm = np.sqrt(2.0 * np.einsum("ij,ij->i", axis, axis)).astype(np.float64, copy=False)
+    return x @ cross_matrix(axis), norm
+
+
+def tangents_for(evaluator, current, problems, preconditioner=None):
+    """The tangent spaces at ``current.x``: :class:`RotationAxes` where it applies."""
+    if preconditioner is None and is_rotation_stack(evaluator.problem.manifold, current.x):
         return RotationAxes(evaluator, current, problems)
     return AmbientTangents(evaluator, current, problems)
 

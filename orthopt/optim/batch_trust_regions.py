@@ -44,11 +44,17 @@ from .step_size import rounding_level
 from .trust_regions import (EXCEEDED_RADIUS, MAX_INNER, MODEL_INCREASED, NEGATIVE_CURVATURE,
                             REACHED_LINEAR, REACHED_SUPERLINEAR, UNRESOLVED_STEPS)
 
-__all__ = ["BatchedTrustRegions", "batch_truncated_conjugate_gradient", "FLAT_CURVATURE"]
+__all__ = ["BatchedTrustRegions", "batch_truncated_conjugate_gradient", "FLAT_CURVATURE",
+           "INNER_STOPS"]
 
 #: why the inner solver stopped, besides trust_regions' reasons: a direction
 #: whose curvature is numerically zero next to the largest one met (see below)
 FLAT_CURVATURE = "flat curvature"
+
+#: the inner solver's reasons to stop, indexed by the codes it returns
+INNER_STOPS = (MAX_INNER, REACHED_SUPERLINEAR, REACHED_LINEAR, EXCEEDED_RADIUS,
+               NEGATIVE_CURVATURE, MODEL_INCREASED, FLAT_CURVATURE)
+_CODE = {name: code for code, name in enumerate(INNER_STOPS)}
 
 
 @dataclass
@@ -75,7 +81,9 @@ def batch_truncated_conjugate_gradient(tangents, radius, theta, kappa, min_itera
     -------
     eta, hess_eta : array, in the representation of ``tangents`` (shape (m, n, p) or (m, 3))
     iterations : numpy.ndarray of int, shape (m,)
-    stop : numpy.ndarray of object, shape (m,)
+    stop : numpy.ndarray of int8, shape (m,)
+        Why each inner solve stopped, as an index into ``INNER_STOPS`` (host
+        arrays of str cost a Python comparison per problem).
     model_decrease : numpy.ndarray, shape (m,)
     """
     x, grad = tangents.x, tangents.gradient
@@ -93,9 +101,9 @@ def batch_truncated_conjugate_gradient(tangents, radius, theta, kappa, min_itera
     hess_eta = grad * 0
     r = grad * 1  # a copy: r is updated in place, grad belongs to the caller
     norm_r0 = np.sqrt(np.maximum(inner(r, r), 0.0))
-    stop = np.full(m, MAX_INNER, dtype=object)
+    stop = np.full(m, _CODE[MAX_INNER], dtype=np.int8)
     running = norm_r0 != 0.0
-    stop[~running] = REACHED_SUPERLINEAR  # x is stationary: η = 0 solves the model
+    stop[~running] = _CODE[REACHED_SUPERLINEAR]  # x is stationary: η = 0 solves the model
     iterations = np.zeros(m, dtype=np.int64)
     z = precondition(r, None)
     z_r = inner(z, r)
@@ -131,9 +139,10 @@ def batch_truncated_conjugate_gradient(tangents, radius, theta, kappa, min_itera
         boundary &= ~flat
         increased = ~boundary & ~flat & (new_model >= model[rows])
         take = ~increased & ~flat
-        stop[rows[flat]] = FLAT_CURVATURE
-        stop[rows[boundary]] = np.where(d_hd[boundary] > 0.0, EXCEEDED_RADIUS, NEGATIVE_CURVATURE)
-        stop[rows[increased]] = MODEL_INCREASED
+        stop[rows[flat]] = _CODE[FLAT_CURVATURE]
+        stop[rows[boundary]] = np.where(d_hd[boundary] > 0.0, _CODE[EXCEEDED_RADIUS],
+                                        _CODE[NEGATIVE_CURVATURE])
+        stop[rows[increased]] = _CODE[MODEL_INCREASED]
         # the steps taken (to the boundary, or an interior CG step)
         took = np.zeros(m, dtype=bool)
         took[rows[take]] = True
@@ -152,7 +161,7 @@ def batch_truncated_conjugate_gradient(tangents, radius, theta, kappa, min_itera
         norm_r = np.sqrt(np.maximum(inner(r_in, r_in, running), 0.0))
         reached = (j >= min_iterations) & (norm_r <= target[inside])
         stop[inside[reached]] = np.where(kappa < norm_r0[inside[reached]] ** theta,
-                                         REACHED_LINEAR, REACHED_SUPERLINEAR)
+                                         _CODE[REACHED_LINEAR], _CODE[REACHED_SUPERLINEAR])
         z_in = precondition(r_in, running)
         z_r_old = z_r[inside]
         z_r_new = inner(z_in, r_in, running)
@@ -212,7 +221,7 @@ class BatchedTrustRegions:
             rho = np.where(denominator != 0.0, numerator / denominator, np.nan)
             radius_before = state.radius.copy()
             shrink = ~(model_decreased & (rho >= 0.25))  # NaN lands here too
-            boundary = (stop == NEGATIVE_CURVATURE) | (stop == EXCEEDED_RADIUS)
+            boundary = (stop == _CODE[NEGATIVE_CURVATURE]) | (stop == _CODE[EXCEEDED_RADIUS])
             grow = ~shrink & (rho > 0.75) & boundary
             state.radius = np.where(shrink, state.radius / 4.0, np.where(
                 grow, np.minimum(2.0 * state.radius, state.max_radius), state.radius))
@@ -230,8 +239,11 @@ class BatchedTrustRegions:
         resolved = decrease[collapsed] > rounding_level(f[collapsed], eps, 100.0)
         status[collapsed] = np.where(resolved, "trust_region_collapsed", "precision_limit")
         moves = accepted & ~limit
-        point = current.copy()
-        point.put(moves, proposal.take(moves))
+        if moves.all():
+            point = proposal
+        else:
+            point = current.copy()
+            point.put(moves, proposal.take(moves))
         return BatchStep(point, np.where(moves, step_norm, 0.0), status,
                          np.where(moves, decrease, np.nan), accepted=moves)
 
