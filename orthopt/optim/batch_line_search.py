@@ -57,12 +57,8 @@ def batch_inner(manifold, x, u, v):
     """
     if (type(u) is np.ndarray and type(v) is np.ndarray and manifold.point_ndim == 2
             and type(manifold).batch_inner_product is _EMBEDDED_BATCH_INNER_PRODUCT):
-        if np.iscomplexobj(u) or np.iscomplexobj(v):
-            product = np.conj(u) * v
-            return np.real(np.sum(product, axis=(-2, -1))).astype(np.float64, copy=False)
-        # einsum: one pass, no temporary; NumPy's reduce over two small trailing axes
-        # is several times slower on a stack of small matrices
-        return np.einsum("...ij,...ij->...", u, v).astype(np.float64, copy=False)
+        product = np.conj(u) * v if np.iscomplexobj(u) else u * v
+        return np.real(np.sum(product, axis=(-2, -1))).astype(np.float64, copy=False)
     return to_numpy(manifold.batch_inner_product(x, u, v)).astype(np.float64)
 
 
