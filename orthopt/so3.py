@@ -21,19 +21,81 @@ polar     polar(I + Ω) = (I + Ω)(I − Ω²)^{-1/2} =     (I − Ω²) has eig
 With x ∈ SO(3) and v = xΩ tangent, the retraction is x·f(Ω): elementwise
 work on the stack plus one batched 3×3 product, and no Python loop over the
 points.
+
+Tangent vectors in axis coordinates. v = x[ω]× ↔ ω ∈ R³ is an isometry up
+to the factor 2 of the embedded metric, ⟨x[ω]×, x[ν]×⟩ = tr([ω]×ᵀ[ν]×) = 2 ω·ν,
+and the projection of an ambient u onto T_x is x·skew(xᵀu), with axis
+:func:`skew_axis` (xᵀu). The Riemannian Hessian of the embedded metric,
+P_x(∇²f[v] − v sym(xᵀ∇f)) (Absil, Mahony & Trumpf 2013), needs one more
+identity: for symmetric S, [ω]×S + S[ω]× = [(tr S·I − S)ω]×, so the axis of
+skew([ω]×S) is ½(tr S·I − S)ω (:func:`weingarten_operator`).
 """
 
 from __future__ import annotations
 
+import numpy as np
+
 from .backend import get_namespace
 
-__all__ = ["axis_vector", "exp_so3", "cayley_so3", "polar_so3"]
+__all__ = ["axis_vector", "cross_matrix", "skew_axis", "weingarten_operator", "exp_so3",
+           "cayley_so3", "polar_so3"]
 
 
 def axis_vector(omega):
     """ω with Ω = [ω]×, shape (..., 3), from skew Ω of shape (..., 3, 3)."""
     xp = get_namespace(omega)
     return xp.stack([omega[..., 2, 1], omega[..., 0, 2], omega[..., 1, 0]], axis=-1)
+
+
+def cross_matrix(w):
+    """[ω]× (so that [ω]×u = ω × u), shape (..., 3, 3), from ω of shape (..., 3)."""
+    if type(w) is np.ndarray:  # six strided writes: np.stack of stacks is ~10× slower here
+        out = np.zeros(w.shape[:-1] + (9,), dtype=w.dtype)
+        out[..., 7], out[..., 2], out[..., 3] = w[..., 0], w[..., 1], w[..., 2]
+        out[..., 5], out[..., 6], out[..., 1] = -w[..., 0], -w[..., 1], -w[..., 2]
+        return out.reshape(w.shape[:-1] + (3, 3))
+    xp = get_namespace(w)
+    zero = xp.zeros_like(w[..., 0])
+    w0, w1, w2 = w[..., 0], w[..., 1], w[..., 2]
+    rows = [xp.stack([zero, -w2, w1], axis=-1), xp.stack([w2, zero, -w0], axis=-1),
+            xp.stack([-w1, w0, zero], axis=-1)]
+    return xp.stack(rows, axis=-2)
+
+
+def skew_axis(a):
+    """The axis ω of skew(a) = ½(a − aᵀ) for real a of shape (..., 3, 3); shape (..., 3)."""
+    if type(a) is np.ndarray:
+        flat = a.reshape(a.shape[:-2] + (9,))
+        out = np.empty(a.shape[:-2] + (3,), dtype=a.dtype)
+        np.subtract(flat[..., 7], flat[..., 5], out=out[..., 0])
+        np.subtract(flat[..., 2], flat[..., 6], out=out[..., 1])
+        np.subtract(flat[..., 3], flat[..., 1], out=out[..., 2])
+        out *= 0.5
+        return out
+    xp = get_namespace(a)
+    return xp.stack([a[..., 2, 1] - a[..., 1, 2], a[..., 0, 2] - a[..., 2, 0],
+                     a[..., 1, 0] - a[..., 0, 1]], axis=-1) / 2
+
+
+def weingarten_operator(a):
+    """½(tr S·I − S) with S = sym(a), shape (..., 3, 3): ω ↦ the axis of skew([ω]× S).
+
+    Parameters
+    ----------
+    a : array, shape (..., 3, 3), real
+        Typically xᵀ∇f(x); only its symmetric part S enters.
+
+    Returns
+    -------
+    array, shape (..., 3, 3), symmetric
+    """
+    xp = get_namespace(a)
+    s = (a + xp.matrix_transpose(a)) / 2
+    trace = s[..., 0, 0] + s[..., 1, 1] + s[..., 2, 2]
+    out = -s / 2
+    flat = xp.reshape(out, tuple(out.shape[:-2]) + (9,))
+    flat[..., ::4] = flat[..., ::4] + trace[..., None] / 2
+    return xp.reshape(flat, out.shape)
 
 
 def _sinc(xp, t):

@@ -180,6 +180,11 @@ class BatchEvaluator:
         self.ngev[problems] += 1
         cost, egrad = _cost_and_gradient(problem, x, args)
         manifold = problem.manifold
+        from .batch_tangent import is_rotation_stack, rotation_gradient
+
+        if is_rotation_stack(manifold, x) and type(egrad) is np.ndarray:
+            grad, grad_norm = rotation_gradient(x, egrad)  # two stacked 3×3 products, no reduce
+            return BatchPoint(x, cost, egrad, grad, grad_norm)
         grad = manifold.euclidean_to_riemannian_gradient(x, egrad)
         grad_norm = to_numpy(manifold.batch_norm(x, grad)).astype(np.float64)
         return BatchPoint(x, cost, egrad, grad, grad_norm)
@@ -207,7 +212,6 @@ class BatchEvaluator:
             return _check_costs(problem._cost_and_gradient(x, *args)[0], x.shape[0])
         return _check_costs(problem._cost(x, *args), x.shape[0])
 
-
     def hess(self, x, euclidean_gradient, v, problems):
         """Hess f_i(x_i)[v_i] at the points x (m, n, p) with gradients ∇f_i(x_i), tangent at x_i.
 
@@ -216,6 +220,14 @@ class BatchEvaluator:
         gradient of Σ_i ⟨∇f_i(x_i), v_i⟩), else from the central difference
         of the gradient with t_i = eps^{1/3}/‖v_i‖ per problem, as
         :meth:`Problem.euclidean_hessian` does for one problem.
+        """
+        h = self.euclidean_hess(x, v, problems)
+        return self.problem.manifold.euclidean_to_riemannian_hessian(x, euclidean_gradient, h, v)
+
+    def euclidean_hess(self, x, v, problems):
+        """∇²f_i(x_i)[v_i], shape (m, n, p), counted as one Hessian product per problem.
+
+        See :meth:`hess` for where it comes from; v is tangent at x_i.
         """
         problem = self.problem
         args = select_args(problem.args, self._mask(problems))
@@ -227,7 +239,7 @@ class BatchEvaluator:
         else:
             h = self._finite_difference(x, v, args, problems)
         _check_gradients(h, x)
-        return problem.manifold.euclidean_to_riemannian_hessian(x, euclidean_gradient, h, v)
+        return h
 
     def _mask(self, problems):
         k = self.problem.batch_shape[0]

@@ -8,22 +8,53 @@ evaluates the Hessian-vector products of the problems whose inner solve is
 still running, in one batched call; the scalar recurrences of
 :func:`~orthopt.optim.trust_regions.truncated_conjugate_gradient` run
 elementwise on host arrays of shape (m,).
+
+Flat directions. One stop is added to Steihaug–Toint: after the first inner
+iteration, a direction δ_j whose Rayleigh quotient is numerically zero next
+to the largest one met, |⟨δ_j, Hess[δ_j]⟩| ≤ eps^{1/2}·max_i ⟨δ_i, Hess[δ_i]⟩/‖δ_i‖²·‖δ_j‖²,
+ends the inner solve at the current η (the step along δ_j is not taken).
+Why: a cost invariant under a group acting on the manifold — f(XQ) = f(X)
+for Q ∈ O(p) on Stiefel, a dominant subspace — has a Hessian that, at a
+point with gradient g, couples the orbit directions XΩ to the others by
+O(‖g‖) and is O(‖g‖²) small on them. When ‖Hess⁻¹‖ is large (a small
+eigengap), the residual target ‖r‖ ≤ ‖r₀‖^{1+θ} lies below the orbit
+component of the residual of the Newton step, so CG chases it along the
+orbit, where the curvature is ~0: the step runs to the boundary (as
+"negative curvature" or "exceeded trust region") along directions that do
+not change f, while the retraction's cross terms spoil the Newton part. The
+run then cycles with ‖grad‖ stuck near 1e-6 (seen: 3 of 1 000 St(50, 5)
+problems ended at max_iterations; the single-problem solver does the same on
+them). A genuine negative curvature (a saddle) is far above eps^{1/2} times
+the largest curvature and is still followed to the boundary.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from .batch_line_search import batch_inner, column
+from ..backend import finfo_eps, get_namespace
+from .batch_line_search import column
 from .batch_problem import _mask_for
 from .batch_solvers import BatchStep
+from .batch_tangent import tangents_for
 from .step_size import rounding_level
 from .trust_regions import (EXCEEDED_RADIUS, MAX_INNER, MODEL_INCREASED, NEGATIVE_CURVATURE,
                             REACHED_LINEAR, REACHED_SUPERLINEAR, UNRESOLVED_STEPS)
 
-__all__ = ["BatchedTrustRegions", "batch_truncated_conjugate_gradient"]
+__all__ = ["BatchedTrustRegions", "batch_truncated_conjugate_gradient", "FLAT_CURVATURE",
+           "INNER_STOPS"]
+
+#: why the inner solver stopped, besides trust_regions' reasons: a direction
+#: whose curvature is numerically zero next to the largest one met (see below)
+FLAT_CURVATURE = "flat curvature"
+
+#: the inner solver's reasons to stop, indexed by the codes it returns
+INNER_STOPS = (MAX_INNER, REACHED_SUPERLINEAR, REACHED_LINEAR, EXCEEDED_RADIUS,
+               NEGATIVE_CURVATURE, MODEL_INCREASED, FLAT_CURVATURE)
+_CODE = {name: code for code, name in enumerate(INNER_STOPS)}
 
 
 @dataclass
@@ -35,68 +66,83 @@ class TrustRegionBatchState:
     floor_grad_norm: np.ndarray
 
 
-def batch_truncated_conjugate_gradient(evaluator, current, problems, radius, theta, kappa,
-                                       min_iterations, max_iterations, preconditioner):
+def batch_truncated_conjugate_gradient(tangents, radius, theta, kappa, min_iterations,
+                                       max_iterations, preconditioner):
     """Steihaug–Toint truncated CG per problem (see ``truncated_conjugate_gradient``).
+
+    Parameters
+    ----------
+    tangents : AmbientTangents or RotationAxes
+        The tangent spaces at the m points (:mod:`orthopt.optim.batch_tangent`):
+        the gradient, inner products and Hessian products in one representation.
+    radius : numpy.ndarray, shape (m,)
 
     Returns
     -------
-    eta, hess_eta : array, shape (m, n, p)
+    eta, hess_eta : array, in the representation of ``tangents`` (shape (m, n, p) or (m, 3))
     iterations : numpy.ndarray of int, shape (m,)
-    stop : numpy.ndarray of object, shape (m,)
+    stop : numpy.ndarray of int8, shape (m,)
+        Why each inner solve stopped, as an index into ``INNER_STOPS`` (host
+        arrays of str cost a Python comparison per problem).
     model_decrease : numpy.ndarray, shape (m,)
     """
-    manifold = evaluator.problem.manifold
-    x, grad = current.x, current.gradient
+    x, grad = tangents.x, tangents.gradient
     m = x.shape[0]
     if max_iterations is None:
-        max_iterations = max(int(manifold.dim), 1)
+        max_iterations = max(int(tangents.manifold.dim), 1)
+    inner = tangents.inner
 
-    def inner(u, v, at=x):
-        return batch_inner(manifold, at, u, v)
-
-    def precondition(r, at):
-        return r if preconditioner is None else preconditioner(at, r)
+    def precondition(r, mask):
+        if preconditioner is None:
+            return r
+        return preconditioner(x if mask is None else _rows(x, mask), r)
 
     eta = grad * 0
     hess_eta = grad * 0
     r = grad * 1  # a copy: r is updated in place, grad belongs to the caller
     norm_r0 = np.sqrt(np.maximum(inner(r, r), 0.0))
-    stop = np.full(m, MAX_INNER, dtype=object)
+    stop = np.full(m, _CODE[MAX_INNER], dtype=np.int8)
     running = norm_r0 != 0.0
-    stop[~running] = REACHED_SUPERLINEAR  # x is stationary: η = 0 solves the model
+    stop[~running] = _CODE[REACHED_SUPERLINEAR]  # x is stationary: η = 0 solves the model
     iterations = np.zeros(m, dtype=np.int64)
-    z = precondition(r, x)
+    z = precondition(r, None)
     z_r = inner(z, r)
     delta = -z
     e_pe, e_pd, d_pd = np.zeros(m), np.zeros(m), z_r.copy()
     model = np.zeros(m)
+    largest_curvature = np.zeros(m)  # the largest ⟨δ, Hess[δ]⟩/⟨δ, δ⟩_P met so far
+    flat_level = math.sqrt(finfo_eps(get_namespace(x), x.dtype))
     with np.errstate(all="ignore"):
         target = norm_r0 * np.minimum(norm_r0 ** theta, kappa)
     for j in range(1, max_iterations + 1):
         if not running.any():
             break
         rows = np.flatnonzero(running)
-        xs, ds = _rows(x, running), _rows(delta, running)
-        hess_delta = evaluator.hess(xs, _rows(current.euclidean_gradient, running), ds,
-                                    problems[rows])
+        ds = _rows(delta, running)
+        hess_delta = tangents.hess(ds, running)
         iterations[rows] = j
         with np.errstate(all="ignore"):
-            d_hd = inner(ds, hess_delta, xs)
+            d_hd = inner(ds, hess_delta, running)
+            curvature = d_hd / d_pd[rows]
+            flat = (j > 1) & (np.abs(curvature) <= flat_level * largest_curvature[rows])
+            largest_curvature[rows] = np.fmax(largest_curvature[rows], curvature)
             alpha = np.where(d_hd != 0.0, z_r[rows] / d_hd, 0.0)
             e_pe_new = e_pe[rows] + 2.0 * alpha * e_pd[rows] + alpha * alpha * d_pd[rows]
             boundary = ~(d_hd > 0.0) | (e_pe_new >= radius[rows] ** 2) | ~np.isfinite(e_pe_new)
             tau = (-e_pd[rows] + np.sqrt(np.maximum(
                 e_pd[rows] ** 2 + d_pd[rows] * (radius[rows] ** 2 - e_pe[rows]), 0.0))) / d_pd[rows]
         step = np.where(boundary, tau, alpha)
-        new_eta = _rows(eta, running) + column(step, xs) * ds
-        new_hess_eta = _rows(hess_eta, running) + column(step, xs) * hess_delta
-        new_model = inner(new_eta, _rows(grad, running), xs) + 0.5 * inner(new_eta, new_hess_eta,
-                                                                           xs)
-        increased = ~boundary & (new_model >= model[rows])
-        take = ~increased
-        stop[rows[boundary]] = np.where(d_hd[boundary] > 0.0, EXCEEDED_RADIUS, NEGATIVE_CURVATURE)
-        stop[rows[increased]] = MODEL_INCREASED
+        new_eta = _rows(eta, running) + column(step, ds) * ds
+        new_hess_eta = _rows(hess_eta, running) + column(step, ds) * hess_delta
+        new_model = inner(new_eta, _rows(grad, running), running) + \
+            0.5 * inner(new_eta, new_hess_eta, running)
+        boundary &= ~flat
+        increased = ~boundary & ~flat & (new_model >= model[rows])
+        take = ~increased & ~flat
+        stop[rows[flat]] = _CODE[FLAT_CURVATURE]
+        stop[rows[boundary]] = np.where(d_hd[boundary] > 0.0, _CODE[EXCEEDED_RADIUS],
+                                        _CODE[NEGATIVE_CURVATURE])
+        stop[rows[increased]] = _CODE[MODEL_INCREASED]
         # the steps taken (to the boundary, or an interior CG step)
         took = np.zeros(m, dtype=bool)
         took[rows[take]] = True
@@ -110,20 +156,19 @@ def batch_truncated_conjugate_gradient(evaluator, current, problems, radius, the
         if not interior.any():
             continue
         # interior CG step: the residual, then the next direction
-        x_in = _rows(x, running)
-        r_in = _rows(r, running) + column(alpha[interior], x_in) * _rows(hess_delta, interior)
+        r_in = _rows(r, running) + column(alpha[interior], ds) * _rows(hess_delta, interior)
         r = _set(r, running, r_in)
-        norm_r = np.sqrt(np.maximum(inner(r_in, r_in, x_in), 0.0))
+        norm_r = np.sqrt(np.maximum(inner(r_in, r_in, running), 0.0))
         reached = (j >= min_iterations) & (norm_r <= target[inside])
         stop[inside[reached]] = np.where(kappa < norm_r0[inside[reached]] ** theta,
-                                         REACHED_LINEAR, REACHED_SUPERLINEAR)
-        z_in = precondition(r_in, x_in)
+                                         _CODE[REACHED_LINEAR], _CODE[REACHED_SUPERLINEAR])
+        z_in = precondition(r_in, running)
         z_r_old = z_r[inside]
-        z_r_new = inner(z_in, r_in, x_in)
+        z_r_new = inner(z_in, r_in, running)
         beta = z_r_new / z_r_old
         # re-tangentialize: the recurrences drift out of T_x by rounding
-        delta = _set(delta, running, manifold.projection(
-            x_in, column(beta, x_in) * _rows(delta, running) - z_in))
+        delta = _set(delta, running, tangents.tangent(
+            column(beta, ds) * _rows(delta, running) - z_in, running))
         e_pd[inside] = beta * (e_pd[inside] + alpha[interior] * d_pd[inside])
         d_pd[inside] = z_r_new + beta * beta * d_pd[inside]
         z_r[inside] = z_r_new
@@ -161,13 +206,12 @@ class BatchedTrustRegions:
 
     @staticmethod
     def iterate(solver, evaluator, current, state, problems, eps):
-        manifold = evaluator.problem.manifold
-        x = current.x
+        tangents = tangents_for(evaluator, current, problems, solver.preconditioner)
         eta, _, iterations, stop, decrease = batch_truncated_conjugate_gradient(
-            evaluator, current, problems, state.radius, solver.theta, solver.kappa,
-            solver.min_inner_iterations, solver.max_inner_iterations, solver.preconditioner)
+            tangents, state.radius, solver.theta, solver.kappa, solver.min_inner_iterations,
+            solver.max_inner_iterations, solver.preconditioner)
         state.inner_iterations += iterations
-        proposal = evaluator.evaluate(manifold.retraction(x, eta), problems)
+        proposal = evaluator.evaluate(tangents.retraction(eta), problems)
         f, f_new = current.cost, proposal.cost
         regularization = solver.rho_regularization * eps * np.maximum(1.0, np.abs(f))
         with np.errstate(all="ignore"):
@@ -177,12 +221,12 @@ class BatchedTrustRegions:
             rho = np.where(denominator != 0.0, numerator / denominator, np.nan)
             radius_before = state.radius.copy()
             shrink = ~(model_decreased & (rho >= 0.25))  # NaN lands here too
-            boundary = (stop == NEGATIVE_CURVATURE) | (stop == EXCEEDED_RADIUS)
+            boundary = (stop == _CODE[NEGATIVE_CURVATURE]) | (stop == _CODE[EXCEEDED_RADIUS])
             grow = ~shrink & (rho > 0.75) & boundary
             state.radius = np.where(shrink, state.radius / 4.0, np.where(
                 grow, np.minimum(2.0 * state.radius, state.max_radius), state.radius))
             accepted = model_decreased & (rho > solver.accept_ratio) & np.isfinite(f_new)
-        step_norm = np.sqrt(np.maximum(batch_inner(manifold, x, eta, eta), 0.0))
+        step_norm = np.sqrt(np.maximum(tangents.inner(eta, eta), 0.0))
         new_grad_norm = np.where(accepted, proposal.grad_norm, current.grad_norm)
         limit = _at_precision_limit(state, decrease, f, eps, current.grad_norm, new_grad_norm)
         m = len(problems)
@@ -195,8 +239,11 @@ class BatchedTrustRegions:
         resolved = decrease[collapsed] > rounding_level(f[collapsed], eps, 100.0)
         status[collapsed] = np.where(resolved, "trust_region_collapsed", "precision_limit")
         moves = accepted & ~limit
-        point = current.copy()
-        point.put(moves, proposal.take(moves))
+        if moves.all():
+            point = proposal
+        else:
+            point = current.copy()
+            point.put(moves, proposal.take(moves))
         return BatchStep(point, np.where(moves, step_norm, 0.0), status,
                          np.where(moves, decrease, np.nan), accepted=moves)
 
