@@ -653,7 +653,9 @@ def test_dimensions_and_descriptions():
     assert M.dim == 7 + 3 + 6
     assert M.point_shape == ((5, 2), (3, 3), (3, 2))
     assert M.retraction_name == ("qr", "exp", "exp")
-    assert M.typical_dist == pytest.approx(math.sqrt(2 + 3 + 6))
+    # √Σ dᵢ²: Stiefel √p, SO(n) π√n (Manopt's rotationsfactory), Euclidean √(dim)
+    assert M.typical_dist == pytest.approx(math.sqrt(2 + math.pi ** 2 * 3 + 6))
+    assert Unitary(4).typical_dist == pytest.approx(2 * math.pi)
     assert M.feasibility(M.random_point(rng=0)) <= 1e-13
     assert Euclidean(3, 2).feasibility(np.ones((3, 2))) == 0.0
     assert Grassmann(6, 2).typical_dist == pytest.approx(math.pi / 2 * math.sqrt(2))

@@ -23,6 +23,8 @@ when det = −1 (a measure-preserving bijection between the two components).
 
 from __future__ import annotations
 
+import math
+
 from ..backend import get_namespace
 from ..linalg import qr_positive
 from .base import _batch_tuple
@@ -56,6 +58,13 @@ class SpecialOrthogonal(Stiefel):
 
     def __repr__(self):
         return f"SpecialOrthogonal({self.n}, retraction={self.retraction_name!r})"
+
+    @property
+    def typical_dist(self):
+        """π√n, Manopt's (rotationsfactory, unitaryfactory): the rotation by π in
+        every plane of ℝⁿ is about that far from the identity. Trust regions take
+        their largest radius from it."""
+        return math.pi * math.sqrt(self.n)
 
     @property
     def dim(self):

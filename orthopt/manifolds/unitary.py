@@ -20,6 +20,8 @@ matrix is Haar distributed on U(n) (Mezzadri 2007).
 
 from __future__ import annotations
 
+import math
+
 from .stiefel import Stiefel
 
 __all__ = ["Unitary"]
@@ -44,6 +46,13 @@ class Unitary(Stiefel):
 
     def __repr__(self):
         return f"Unitary({self.n}, retraction={self.retraction_name!r})"
+
+    @property
+    def typical_dist(self):
+        """π√n, Manopt's (rotationsfactory, unitaryfactory): the rotation by π in
+        every plane of ℝⁿ is about that far from the identity. Trust regions take
+        their largest radius from it."""
+        return math.pi * math.sqrt(self.n)
 
     @property
     def dim(self):

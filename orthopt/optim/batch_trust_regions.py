@@ -9,23 +9,8 @@ still running, in one batched call; the scalar recurrences of
 :func:`~orthopt.optim.trust_regions.truncated_conjugate_gradient` run
 elementwise on host arrays of shape (m,).
 
-Flat directions. One stop is added to Steihaug–Toint: after the first inner
-iteration, a direction δ_j whose Rayleigh quotient is numerically zero next
-to the largest one met, |⟨δ_j, Hess[δ_j]⟩| ≤ eps^{1/2}·max_i ⟨δ_i, Hess[δ_i]⟩/‖δ_i‖²·‖δ_j‖²,
-ends the inner solve at the current η (the step along δ_j is not taken).
-Why: a cost invariant under a group acting on the manifold — f(XQ) = f(X)
-for Q ∈ O(p) on Stiefel, a dominant subspace — has a Hessian that, at a
-point with gradient g, couples the orbit directions XΩ to the others by
-O(‖g‖) and is O(‖g‖²) small on them. When ‖Hess⁻¹‖ is large (a small
-eigengap), the residual target ‖r‖ ≤ ‖r₀‖^{1+θ} lies below the orbit
-component of the residual of the Newton step, so CG chases it along the
-orbit, where the curvature is ~0: the step runs to the boundary (as
-"negative curvature" or "exceeded trust region") along directions that do
-not change f, while the retraction's cross terms spoil the Newton part. The
-run then cycles with ‖grad‖ stuck near 1e-6 (seen: 3 of 1 000 St(50, 5)
-problems ended at max_iterations; the single-problem solver does the same on
-them). A genuine negative curvature (a saddle) is far above eps^{1/2} times
-the largest curvature and is still followed to the boundary.
+Flat directions and the rounding floor of the residual target: as in
+:mod:`orthopt.optim.trust_regions` (see its module docstring), per problem.
 """
 
 from __future__ import annotations
@@ -36,20 +21,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..backend import finfo_eps, get_namespace
-from .batch_line_search import column
+from .batch_line_search import batch_inner, column
 from .batch_problem import _mask_for
 from .batch_solvers import BatchStep
 from .batch_tangent import tangents_for
 from .step_size import rounding_level
-from .trust_regions import (EXCEEDED_RADIUS, MAX_INNER, MODEL_INCREASED, NEGATIVE_CURVATURE,
-                            REACHED_LINEAR, REACHED_SUPERLINEAR, UNRESOLVED_STEPS)
+from .trust_regions import (EXCEEDED_RADIUS, FLAT_CURVATURE, MAX_INNER, MODEL_INCREASED,
+                            NEGATIVE_CURVATURE, REACHED_LINEAR, REACHED_SUPERLINEAR,
+                            UNRESOLVED_STEPS)
 
 __all__ = ["BatchedTrustRegions", "batch_truncated_conjugate_gradient", "FLAT_CURVATURE",
            "INNER_STOPS"]
-
-#: why the inner solver stopped, besides trust_regions' reasons: a direction
-#: whose curvature is numerically zero next to the largest one met (see below)
-FLAT_CURVATURE = "flat curvature"
 
 #: the inner solver's reasons to stop, indexed by the codes it returns
 INNER_STOPS = (MAX_INNER, REACHED_SUPERLINEAR, REACHED_LINEAR, EXCEEDED_RADIUS,
@@ -67,7 +49,7 @@ class TrustRegionBatchState:
 
 
 def batch_truncated_conjugate_gradient(tangents, radius, theta, kappa, min_iterations,
-                                       max_iterations, preconditioner):
+                                       max_iterations, preconditioner, resolution=None):
     """Steihaug–Toint truncated CG per problem (see ``truncated_conjugate_gradient``).
 
     Parameters
@@ -76,6 +58,9 @@ def batch_truncated_conjugate_gradient(tangents, radius, theta, kappa, min_itera
         The tangent spaces at the m points (:mod:`orthopt.optim.batch_tangent`):
         the gradient, inner products and Hessian products in one representation.
     radius : numpy.ndarray, shape (m,)
+    resolution : numpy.ndarray, shape (m,), optional
+        Floor of the residual targets: eps·‖∇f(x_i)‖, the rounding of the
+        Hessian-vector products.
 
     Returns
     -------
@@ -114,6 +99,8 @@ def batch_truncated_conjugate_gradient(tangents, radius, theta, kappa, min_itera
     flat_level = math.sqrt(finfo_eps(get_namespace(x), x.dtype))
     with np.errstate(all="ignore"):
         target = norm_r0 * np.minimum(norm_r0 ** theta, kappa)
+    if resolution is not None:
+        target = np.maximum(target, resolution)
     for j in range(1, max_iterations + 1):
         if not running.any():
             break
@@ -207,9 +194,12 @@ class BatchedTrustRegions:
     @staticmethod
     def iterate(solver, evaluator, current, state, problems, eps):
         tangents = tangents_for(evaluator, current, problems, solver.preconditioner)
+        egrad = current.euclidean_gradient
+        resolution = eps * np.sqrt(np.maximum(
+            batch_inner(evaluator.problem.manifold, current.x, egrad, egrad), 0.0))
         eta, _, iterations, stop, decrease = batch_truncated_conjugate_gradient(
             tangents, state.radius, solver.theta, solver.kappa, solver.min_inner_iterations,
-            solver.max_inner_iterations, solver.preconditioner)
+            solver.max_inner_iterations, solver.preconditioner, resolution)
         state.inner_iterations += iterations
         proposal = evaluator.evaluate(tangents.retraction(eta), problems)
         f, f_new = current.cost, proposal.cost
@@ -238,6 +228,8 @@ class BatchedTrustRegions:
         # it predicts is below the rounding of f (see RiemannianTrustRegions._iterate)
         resolved = decrease[collapsed] > rounding_level(f[collapsed], eps, 100.0)
         status[collapsed] = np.where(resolved, "trust_region_collapsed", "precision_limit")
+        # the cost non-finite at the shortest proposal, next to x: it broke down (as alone)
+        status[collapsed & ~np.isfinite(f_new)] = "nonfinite"
         moves = accepted & ~limit
         if moves.all():
             point = proposal
