@@ -45,7 +45,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..backend import conj_transpose, eye_like, get_namespace, is_complex_dtype, to_numpy
+from ..backend import (asarray_like, conj_transpose, eye_like, get_namespace, is_complex_dtype,
+                       to_numpy)
 from ..linalg import newton_schulz_step
 from ..manifolds.product import Product
 from .batch_line_search import SearchMemory, armijo, batch_inner, column
@@ -103,7 +104,6 @@ def sample_columns(delta, rank, rng):
     Each draw inverts the cumulative distribution of p_i at a uniform
     number, as ``Generator.choice(M, p=p_i)`` does.
     """
-    xp = get_namespace(delta)
     dense = to_numpy(delta)
     m, _, width = dense.shape
     norms = np.sum(np.abs(dense) ** 2, axis=1).astype(np.float64)      # (m, M)
@@ -123,8 +123,7 @@ def sample_columns(delta, rank, rng):
     b = np.zeros((m, width, rank), dtype=dense.dtype)
     b[np.arange(m)[:, None], picks, np.arange(rank)[None, :]] = 1.0
     a[zero], b[zero] = 0.0, 0.0
-    return (xp.asarray(a, dtype=delta.dtype), xp.asarray(b, dtype=delta.dtype)) \
-        if xp is not np else (a, b)
+    return asarray_like(a, like=delta), asarray_like(b, like=delta)
 
 
 def _tangent_norms(u, a, b):
