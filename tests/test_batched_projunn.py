@@ -1,4 +1,4 @@
-"""Batched projUNN-D / projUNN-T: k independent problems in one run (orthopt.optim.batch_projunn)."""
+"""Batched projUNN-D / projUNN-T: k independent problems in one run (optim.batch_projunn)."""
 
 import autograd.numpy as anp
 import numpy as np
@@ -376,7 +376,7 @@ def test_single_precision_stays_on_the_manifold(method, dtype):
 # -- the column sampler ------------------------------------------------------------------------
 
 def test_column_sampling_per_problem_is_unbiased_and_follows_the_norms():
-    """E[a_i b_iᵀ] = Δ_i, columns drawn with p_j ∝ ‖Δ_{:, j}‖², and a zero Δ_i gives zeros."""
+    """E[a_i b_iᵀ] = Δ_i, columns drawn with p_j ∝ ‖Δ_{:,j}‖², zero Δ_i gives zeros."""
     rng = np.random.default_rng(100)
     delta = rng.standard_normal((3, 4, 4)) * np.array([3.0, 1.0, 0.5, 0.0])
     delta[2] = 0.0

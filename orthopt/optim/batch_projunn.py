@@ -127,7 +127,10 @@ def sample_columns(delta, rank, rng):
 
 
 def _tangent_norms(u, a, b):
-    r"""‖P_U(abᴴ)‖ = ‖skew(ãbᴴ)‖ (ã = Uᴴa) per problem, host (m,); see projunn._tangent_norm."""
+    r"""‖P_U(abᴴ)‖ = ‖skew(ãbᴴ)‖ (ã = Uᴴa) per problem, host (m,).
+
+    As projunn._tangent_norm, from r×r matrices.
+    """
     xp = get_namespace(u)
     a_tilde = _adjoint_times(u, a)
     cross = conj_transpose(b) @ a_tilde
