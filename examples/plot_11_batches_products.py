@@ -127,10 +127,11 @@ fig.axes[0].legend(loc="upper left", fontsize=7)
 fig.tight_layout()
 
 # %%
-# Every method of :func:`orthopt.minimize` but the rank-k ones
-# (``"projunn-d/t"``) runs batched: ``"trust-regions"`` (the default),
-# ``"lbfgs"``, ``"cg"``, ``"rgd"``, ``"rgd-bb"``, and Givens coordinate descent
-# ``"givens-gs"``, ``"givens"`` (one coordinate per iteration). For the solver
+# Every method of :func:`orthopt.minimize` runs batched: ``"trust-regions"``
+# (the default), ``"lbfgs"``, ``"cg"``, ``"rgd"``, ``"rgd-bb"``, Givens
+# coordinate descent ``"givens-gs"``, ``"givens"`` (one coordinate per
+# iteration) and projUNN ``"projunn-d"``, ``"projunn-t"`` (a rank-k sketch per
+# problem, each drawn from the run's generator). For the solver
 # classes, ``Problem(manifold, cost, batch_shape=(k,), args=(b,))`` is the
 # batched problem, and ``orthopt.check_gradient`` on it returns one verdict
 # per problem (here for the first 200):

@@ -195,19 +195,17 @@ def test_mixed_shapes_and_misaligned_data_are_refused(data):
 
 
 def test_methods_without_a_batched_form_say_which_have_one(data):
-    a, x0 = data
-    with pytest.raises(NotImplementedError,
-                       match=r"'rgd', 'rgd-bb', 'cg', 'lbfgs', 'trust-regions', 'givens-gs', "
-                             r"'givens'"):
-        minimize(brockett_cost, x0, method="projunn-d", manifold=Stiefel(N, P), batched=True,
-                 args=(a,))
-    from orthopt.optim import ProjUNN
+    """Every method of minimize runs batched; a solver class without a batched form (the
+    stochastic steppers) says which have one."""
+    from orthopt.optim import METHODS, RiemannianSGD
+    from orthopt.optim.batched import BATCHED_METHODS
 
+    assert set(BATCHED_METHODS) == set(METHODS)
     problem = Problem(SpecialOrthogonal(3), wahba_cost, batch_shape=(2,),
                       args=(np.ones((2, 3, 3)),))
-    with pytest.raises(NotImplementedError, match=r"ProjUNN does not run batches.*"
-                                                  r"RiemannianTrustRegions"):
-        ProjUNN().run(problem, SpecialOrthogonal(3).random_point(rng=0, shape=(2,)))
+    with pytest.raises(NotImplementedError, match=r"RiemannianSGD does not run batches.*"
+                                                  r"RiemannianTrustRegions.*ProjUNN"):
+        RiemannianSGD(lr=0.1).run(problem, SpecialOrthogonal(3).random_point(rng=0, shape=(2,)))
 
 
 # -- another array library ------------------------------------------------------------------

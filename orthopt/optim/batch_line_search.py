@@ -159,12 +159,16 @@ def _device_mask(x, rows):
 
 
 def backtrack(evaluator, current, direction, problems, reference, slope, t0, eps, c1,
-              contraction, max_trials, shortest_step, curve=None):
+              contraction, max_trials, shortest_step, curve=None, admissible=None):
     """:func:`~orthopt.optim.step_size.backtrack` along t ↦ R_{x_i}(t d_i) for every problem.
 
     ``curve(t, rows)``, when given, replaces the retraction: the trial points
     (shape (number of rows, n, p)) of the problems selected by the host mask
     ``rows`` at their steps ``t[rows]`` (Givens rotations by t·angle).
+    ``admissible(t, rows)``, when given, says which of those trials may be
+    evaluated (host bool, one per selected row); the others are shortened
+    unevaluated, as a trial for which the single search's curve returns None
+    (projUNN's longest step, its SO(n) component).
 
     Returns
     -------
@@ -182,13 +186,21 @@ def backtrack(evaluator, current, direction, problems, reference, slope, t0, eps
         searching &= ~(t < shortest_step)
         if not searching.any():
             break
-        trial_x = _retract(evaluator, current, direction, t, searching) if curve is None \
-            else curve(t, searching)
-        trial = evaluator.evaluate(trial_x, problems[searching])
-        last_finite[searching] = np.isfinite(trial.cost)
-        ok = batch_sufficient_decrease(trial.cost, reference[searching], t[searching],
-                                       slope[searching], c1, eps)
-        rows = np.flatnonzero(searching)
+        trying = searching
+        if admissible is not None:
+            allowed = np.zeros(m, dtype=bool)
+            allowed[searching] = admissible(t, searching)
+            t[searching & ~allowed] *= contraction
+            trying = searching & allowed
+            if not trying.any():
+                continue
+        trial_x = _retract(evaluator, current, direction, t, trying) if curve is None \
+            else curve(t, trying)
+        trial = evaluator.evaluate(trial_x, problems[trying])
+        last_finite[trying] = np.isfinite(trial.cost)
+        ok = batch_sufficient_decrease(trial.cost, reference[trying], t[trying],
+                                       slope[trying], c1, eps)
+        rows = np.flatnonzero(trying)
         if ok.all() and len(rows) == m:
             point = trial  # every problem took its first trial: the usual case
         elif ok.any():
@@ -224,8 +236,12 @@ def barzilai_borwein(manifold, memory, current):
     return np.where(valid, np.clip(t, 1e-20, 1e20), np.nan)
 
 
-def armijo(rule, evaluator, current, direction, slope, memory, problems, eps):
-    """Armijo (monotone) or NonmonotoneBB (Zhang–Hager) backtracking, per problem."""
+def armijo(rule, evaluator, current, direction, slope, memory, problems, eps, curve=None,
+           admissible=None):
+    """Armijo (monotone) or NonmonotoneBB (Zhang–Hager) backtracking, per problem.
+
+    ``curve`` and ``admissible`` replace the retraction (see :func:`backtrack`).
+    """
     manifold = evaluator.problem.manifold
     x = current.x
     direction_norm = np.sqrt(np.maximum(batch_inner(manifold, x, direction, direction), 0.0))
@@ -243,7 +259,8 @@ def armijo(rule, evaluator, current, direction, slope, memory, problems, eps):
         reference = current.cost
     outcome = backtrack(evaluator, current, direction, problems, reference, slope, t0, eps,
                         rule.sufficient_decrease, rule.contraction, rule.max_backtracks,
-                        eps / np.maximum(direction_norm, 1e-300))
+                        eps / np.maximum(direction_norm, 1e-300), curve=curve,
+                        admissible=admissible)
     memory.count += 1
     failed = outcome.status != None  # noqa: E711
     # the Zhang–Hager average may sit above a cost the rounding cannot decrease: the

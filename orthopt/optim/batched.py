@@ -32,9 +32,11 @@ its step rules), :class:`~orthopt.optim.cg.RiemannianConjugateGradient`
 :class:`~orthopt.optim.lbfgs.RiemannianLBFGS`,
 :class:`~orthopt.optim.trust_regions.RiemannianTrustRegions` and
 :class:`~orthopt.optim.coordinate.GivensCoordinateDescent` (``block=1``,
-NumPy, no products; :mod:`orthopt.optim.batch_coordinate`) — ``minimize``'s "rgd",
-"rgd-bb", "cg", "lbfgs", "trust-regions", "givens-gs" and "givens". projUNN
-raises NotImplementedError.
+NumPy, no products; :mod:`orthopt.optim.batch_coordinate`) and
+:class:`~orthopt.optim.projunn.ProjUNN` (both variants, on O(n), SO(n), U(n);
+step rule Armijo or fixed; :mod:`orthopt.optim.batch_projunn`) — every method
+of ``minimize``: "rgd", "rgd-bb", "cg", "lbfgs", "trust-regions", "givens-gs",
+"givens", "projunn-d" and "projunn-t".
 """
 
 from __future__ import annotations
@@ -59,21 +61,26 @@ from .step_size import rounding_level
 __all__ = ["run_batched", "check_batch_start", "BATCHED_METHODS", "take_rows", "put_rows"]
 
 #: minimize's method names that accept batched=True
-BATCHED_METHODS = ("rgd", "rgd-bb", "cg", "lbfgs", "trust-regions", "givens-gs", "givens")
+BATCHED_METHODS = ("rgd", "rgd-bb", "cg", "lbfgs", "trust-regions", "givens-gs", "givens",
+                   "projunn-d", "projunn-t")
 
 
 def _batched_method(solver):
     from .batch_coordinate import BatchedGivens
     from .batch_lbfgs import BatchedLBFGS
+    from .batch_projunn import BatchedProjUNN
     from .coordinate import GivensCoordinateDescent
     from .cg import RiemannianConjugateGradient
     from .lbfgs import RiemannianLBFGS
+    from .projunn import ProjUNN
     from .batch_trust_regions import BatchedTrustRegions
     from .rgd import RiemannianGradientDescent
     from .trust_regions import RiemannianTrustRegions
 
     if isinstance(solver, GivensCoordinateDescent):
         return BatchedGivens
+    if isinstance(solver, ProjUNN):
+        return BatchedProjUNN
     if isinstance(solver, RiemannianLBFGS):
         return BatchedLBFGS
     if isinstance(solver, RiemannianTrustRegions):
@@ -85,7 +92,7 @@ def _batched_method(solver):
     raise NotImplementedError(
         f"{type(solver).__name__} does not run batches of independent problems yet; the "
         f"batched solvers are RiemannianGradientDescent, RiemannianConjugateGradient, "
-        f"RiemannianLBFGS, RiemannianTrustRegions and GivensCoordinateDescent "
+        f"RiemannianLBFGS, RiemannianTrustRegions, GivensCoordinateDescent and ProjUNN "
         f"(minimize methods {', '.join(repr(m) for m in BATCHED_METHODS)} with batched=True). "
         f"Use one of them, or loop over the problems"
     )

@@ -123,12 +123,12 @@ def projunn_d(u, a, b):
 
     Parameters
     ----------
-    u : array, shape (N, N), orthogonal / unitary
-    a, b : array, shape (N, k), dtype of u
+    u : array, shape (..., N, N), orthogonal / unitary (a stack: one update per matrix)
+    a, b : array, shape (..., N, k), dtype of u
 
     Returns
     -------
-    array, shape (N, N): polar(U + abᴴ) = (U + abᴴ)((U + abᴴ)ᴴ(U + abᴴ))^{-1/2}
+    array, shape (..., N, N): polar(U + abᴴ) = (U + abᴴ)((U + abᴴ)ᴴ(U + abᴴ))^{-1/2}
 
     Notes
     -----
@@ -141,8 +141,8 @@ def projunn_d(u, a, b):
     xp = get_namespace(u, a, b)
     k = a.shape[-1]
     a_tilde, q, r = _basis(u, a, b)
-    zero = xp.zeros((k, k), dtype=u.dtype, device=_device(u))
-    ident = eye_like(zero)
+    zero = xp.zeros((*u.shape[:-2], k, k), dtype=u.dtype, device=_device(u))  # per matrix
+    ident = zero + eye_like(zero)
     c = xp.concat([xp.concat([zero, ident], axis=-1),
                    xp.concat([ident, conj_transpose(a_tilde) @ a_tilde], axis=-1)], axis=-2)
     kmat = r @ c @ conj_transpose(r)
@@ -151,7 +151,7 @@ def projunn_d(u, a, b):
     eps = float(np.finfo(np.float64 if lam.dtype == xp.float64 else np.float32).eps)
     one_plus = xp.clip(1.0 + lam, eps, None)
     scale = 1.0 / xp.sqrt(one_plus) - 1.0
-    f = (v * xp.astype(scale, u.dtype)[None, :]) @ conj_transpose(v)
+    f = (v * xp.astype(scale, u.dtype)[..., None, :]) @ conj_transpose(v)
     moved = u + a @ conj_transpose(b)
     return moved + ((moved @ q) @ f) @ conj_transpose(q)
 
@@ -161,12 +161,12 @@ def projunn_t(u, a, b):
 
     Parameters
     ----------
-    u : array, shape (N, N), orthogonal / unitary
-    a, b : array, shape (N, k), dtype of u
+    u : array, shape (..., N, N), orthogonal / unitary (a stack: one update per matrix)
+    a, b : array, shape (..., N, k), dtype of u
 
     Returns
     -------
-    array, shape (N, N): U expm(Ω), Ω = ½(Uᴴabᴴ − baᴴU)
+    array, shape (..., N, N): U expm(Ω), Ω = ½(Uᴴabᴴ − baᴴU)
 
     Notes
     -----
@@ -190,7 +190,7 @@ def projunn_t(u, a, b):
     hermitian = (hermitian + conj_transpose(hermitian)) / 2
     lam, w = xp.linalg.eigh(hermitian)          # iK = W Λ Wᴴ  ⇒  K = W(−iΛ)Wᴴ
     phases = xp.exp(xp.astype(lam, cdtype) * (-1j))
-    exp_k = (w * phases[None, :]) @ conj_transpose(w)
+    exp_k = (w * phases[..., None, :]) @ conj_transpose(w)
     if not complex_input:
         exp_k = xp.real(exp_k)
     delta = exp_k - eye_like(exp_k)
@@ -248,7 +248,8 @@ def low_rank_lsi(delta, rank, oversampling=4, power_iterations=1, rng=None):
 
     Parameters
     ----------
-    delta : array, shape (N, M), or an operator from :class:`ProjUNN`
+    delta : array, shape (..., N, M), or an operator from :class:`ProjUNN`
+        A stack gets one independent sketch per matrix.
     rank : int
         k.
     oversampling : int, default 4
@@ -260,9 +261,9 @@ def low_rank_lsi(delta, rank, oversampling=4, power_iterations=1, rng=None):
 
     Returns
     -------
-    a : array, shape (N, k)
+    a : array, shape (..., N, k)
         Left factor scaled by the singular values (a = U_k Σ_k).
-    b : array, shape (M, k)
+    b : array, shape (..., M, k)
         Right singular vectors V_k.
 
     Notes
@@ -275,15 +276,16 @@ def low_rank_lsi(delta, rank, oversampling=4, power_iterations=1, rng=None):
     rng = default_rng(rng)
     m = op.like.shape[-1] if not isinstance(delta, _Operator) else op.like.shape[-1]
     width = min(rank + oversampling, m)
-    y = op.matmat(_gaussian_like((m, width), op.like, rng))
+    # one sketch per matrix of a stack (..., N, N): the batched solver's per-problem draws
+    y = op.matmat(_gaussian_like((*op.like.shape[:-2], m, width), op.like, rng))
     q, _ = xp.linalg.qr(y)
     for _ in range(power_iterations):
         z, _ = xp.linalg.qr(op.rmatmat(q))
         q, _ = xp.linalg.qr(op.matmat(z))
     small = conj_transpose(op.rmatmat(q))          # QᴴΔ, (k+o)×M
     us, s, vh = xp.linalg.svd(small, full_matrices=False)
-    us, s, vh = us[:, :rank], s[:rank], vh[:rank, :]
-    a = (q @ us) * xp.astype(s, op.like.dtype)[None, :]
+    us, s, vh = us[..., :rank], s[..., :rank], vh[..., :rank, :]
+    a = (q @ us) * xp.astype(s, op.like.dtype)[..., None, :]
     return a, conj_transpose(vh)
 
 
@@ -328,14 +330,14 @@ def low_rank_column(delta, rank, rng=None):
 def low_rank_exact(delta, rank):
     """Best rank-k approximation (truncated SVD; an N×N factorization — tests only).
 
-    Returns a = U_k Σ_k (N×k) and b = V_k (M×k).
+    Returns a = U_k Σ_k (..., N, k) and b = V_k (..., M, k) for Δ of shape (..., N, M).
     """
     op = _as_operator(delta)
     dense = op.dense()
     xp = get_namespace(dense)
     us, s, vh = xp.linalg.svd(dense, full_matrices=False)
-    a = us[:, :rank] * xp.astype(s[:rank], dense.dtype)[None, :]
-    return a, conj_transpose(vh[:rank, :])
+    a = us[..., :rank] * xp.astype(s[..., :rank], dense.dtype)[..., None, :]
+    return a, conj_transpose(vh[..., :rank, :])
 
 
 def _host(x):
