@@ -164,3 +164,46 @@ def test_autograd_hessian_operator_on_a_product():
     expected = problem._autograd_hessian_vector_product(x, v)
     for g, e in zip(got, expected):
         assert np.allclose(g, e, atol=1e-12)
+
+
+def test_one_autograd_trace_gives_the_gradient_and_the_hessian_operator():
+    manifold = SpecialOrthogonal(5)
+    a, b = _data(5, False, seed=14)
+    problem = _quartic_problem(manifold, a, b, hand=False)
+    x = manifold.random_point(rng=15)
+    v = manifold.random_tangent_vector(x, rng=16)
+    reference = problem.at(x)
+    expected_gradient, expected_hess = reference.gradient, reference.hess(v)
+    evaluation = problem.at(x)
+    evaluation.cost  # noqa: B018 (a proposal's cost is known before its gradient)
+    before = problem.n_gradient_evaluations
+    evaluation.prepare_hessian()
+    assert problem.n_gradient_evaluations == before + 1
+    assert np.allclose(evaluation.gradient, expected_gradient, atol=1e-13)
+    assert np.allclose(evaluation.hess(v), expected_hess, atol=1e-12)
+    assert problem.n_gradient_evaluations == before + 1  # the Hessian needed no other
+    # hand derivatives: nothing to share, nothing computed ahead
+    hand = _quartic_problem(manifold, a, b, hand=True).at(x)
+    hand.cost  # noqa: B018
+    assert not hand.prepare_hessian().has_gradient
+
+
+def test_trust_regions_with_autograd_run_the_cost_twice_per_step():
+    """Per iteration: f at the proposal, and one trace of ∇f at an accepted one that
+    serves the gradient and every Hessian-vector product (a separate gradient pass
+    made it three)."""
+    manifold = SpecialOrthogonal(6)
+    a, b = _data(6, False, seed=17)
+    traced = _quartic_problem(manifold, a, b, hand=False)
+    calls = {"cost": 0}
+
+    def cost(x):
+        calls["cost"] += 1
+        return traced._cost(x)
+
+    res = RiemannianTrustRegions(gradient_tolerance=1e-9).run(
+        Problem(manifold, cost), x0=manifold.random_point(rng=18))
+    assert res.success
+    # x0: cost and gradient in one pass, then its trace; each iteration: f(proposal)
+    # and, when accepted, its trace
+    assert calls["cost"] <= 2 + 2 * res.nit, (calls["cost"], res.nit)

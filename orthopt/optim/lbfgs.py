@@ -64,9 +64,6 @@ class LBFGSState(SolverState):
     y: object = None
     rho: list = field(default_factory=list)  # ρ_i = 1/⟨s_i, y_i⟩ when stored
     skipped: int = 0  # pairs not stored by the cautious test, over the run
-    # (evaluation, Lie-algebra coordinates of its gradient), when the pairs are kept
-    # there: computed once per iterate
-    gradient_coordinates: tuple = None
 
     @property
     def pairs(self):
@@ -135,9 +132,7 @@ class RiemannianLBFGS(Solver):
         manifold = problem.manifold
         coordinates = current.coordinates
         if coordinates.shared:  # the pairs live in the Lie algebra (module docstring)
-            if state.gradient_coordinates is None or state.gradient_coordinates[0] is not current:
-                state.gradient_coordinates = (current, coordinates.from_tangent(current.gradient))
-            grad = state.gradient_coordinates[1]
+            grad = current.gradient_coordinates  # kept by the evaluation
         else:
             grad = current.gradient
         inner = coordinates.inner
@@ -206,9 +201,7 @@ class RiemannianLBFGS(Solver):
         coordinates = new.coordinates
         if coordinates.shared:
             # left translation: the identity on Lie-algebra coordinates
-            new_grad = coordinates.from_tangent(new.gradient)
-            state.gradient_coordinates = (new, new_grad)
-            s, y = step_vector, new_grad - grad
+            s, y = step_vector, new.gradient_coordinates - grad
         else:
             s = manifold.transport(x, x_new, step_vector)
             y = new.gradient - manifold.transport(x, x_new, grad)

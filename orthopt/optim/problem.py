@@ -208,6 +208,24 @@ class Problem:
         """
         if self._euclidean_hessian is not None or self.has_gradient:
             return lambda v: self.euclidean_hessian(x, v)
+        return self._traced_gradient(x, count=False)[1]
+
+    def euclidean_gradient_and_hessian_operator(self, x):
+        """(∇f(x), v ↦ ∇²f(x)[v]) with one computation where one gives both, else None.
+
+        With autograd and no hand derivatives, tracing the gradient for the
+        Hessian-vector products (:meth:`euclidean_hessian_operator`) computes
+        ∇f(x) on the way: a solver that will ask for Hessians at x (trust
+        regions, after accepting a step) saves one gradient evaluation per
+        point. Counts one gradient evaluation.
+        """
+        if self._euclidean_hessian is not None or self.has_gradient or \
+                not is_numpy(point_namespace(x)):
+            return None
+        return self._traced_gradient(x, count=True)
+
+    def _traced_gradient(self, x, count):
+        """autograd's gradient at x with its trace: (∇f(x), Hessian-vector product)."""
         _require_numpy(x, "pass euclidean_gradient=... (and optionally euclidean_hessian=...)")
         import autograd
 
@@ -215,13 +233,16 @@ class Problem:
             self._autograd_gradient = autograd.grad(self._cost)
         # the conventions match _autograd_hessian_vector_product's: autograd's
         # vjp of its (conjugated) gradient at the plain cotangent v
-        vector_jacobian_product, _ = autograd.make_vjp(self._autograd_gradient)(_plain_tuples(x))
+        vector_jacobian_product, gradient = autograd.make_vjp(self._autograd_gradient)(
+            _plain_tuples(x))
 
         def hessian_vector_product(v):
             self.n_hessian_evaluations += 1
             return _from_autograd(vector_jacobian_product(_plain_tuples(v)), x)
 
-        return hessian_vector_product
+        if count:
+            self.n_gradient_evaluations += 1
+        return _check_gradient_shape(_from_autograd(gradient, x), x), hessian_vector_product
 
     def riemannian_hessian(self, x, v):
         """Hess f(x)[v], tangent at x (see :meth:`Evaluation.hess`)."""
@@ -370,7 +391,7 @@ class Evaluation:
     """
 
     __slots__ = ("problem", "x", "_cost", "_egrad", "_grad", "_grad_norm", "_hessian_operator",
-                 "_coordinates")
+                 "_coordinates", "_grad_coordinates")
 
     def __init__(self, problem, x, cost=None, euclidean_gradient=None):
         self.problem = problem
@@ -381,6 +402,7 @@ class Evaluation:
         self._grad_norm = None
         self._hessian_operator = None
         self._coordinates = None
+        self._grad_coordinates = None
 
     @property
     def has_cost(self):
@@ -421,9 +443,18 @@ class Evaluation:
     def gradient(self):
         """grad f(x) = P_x(∇f(x)), the Riemannian gradient."""
         if self._grad is None:
-            self._grad = self.problem.manifold.euclidean_to_riemannian_gradient(
-                self.x, self.euclidean_gradient)
+            # the manifold's conversion; on O(n), SO(n), U(n) it also leaves the
+            # Lie-algebra coordinates of the gradient, which inner solvers use
+            self._grad, self._grad_coordinates = self.coordinates.gradient(
+                self.euclidean_gradient)
         return self._grad
+
+    @property
+    def gradient_coordinates(self):
+        """grad f(x) in :attr:`coordinates` (computed with the gradient where free)."""
+        if self._grad_coordinates is None:
+            self._grad_coordinates = self.coordinates.from_tangent(self.gradient)
+        return self._grad_coordinates
 
     @property
     def grad_norm(self):
@@ -448,6 +479,21 @@ class Evaluation:
         h = self._euclidean_hessian(v)
         return self.problem.manifold.euclidean_to_riemannian_hessian(
             self.x, self.euclidean_gradient, h, v)
+
+    def prepare_hessian(self):
+        """Compute ∇f(x) together with the Hessian operator where that is cheaper.
+
+        For autograd costs one trace of the gradient gives both (see
+        :meth:`Problem.euclidean_gradient_and_hessian_operator`); otherwise
+        nothing happens here and each is computed when first asked for. Only
+        once f(x) is known (else :meth:`evaluate_gradient` takes f and ∇f in
+        one pass). Returns self.
+        """
+        if self._egrad is None and self._hessian_operator is None and self._cost is not None:
+            both = self.problem.euclidean_gradient_and_hessian_operator(self.x)
+            if both is not None:
+                self._egrad, self._hessian_operator = both
+        return self
 
     @property
     def coordinates(self):

@@ -26,7 +26,7 @@ that changes the metric, the projection or the Hessian — works in
 :class:`AmbientCoordinates`, the tangent vectors themselves.
 
 Both classes answer the same questions: ``from_tangent(v)``,
-``to_tangent(c)``, ``zero()``, ``hessian(∇f, ∇²f[v], c, v)``,
+``to_tangent(c)``, ``zero()``, ``gradient(∇f)``, ``hessian(∇f, ∇²f[v], c, v)``,
 ``retangent(c)`` and ``inner(c₁, c₂)`` (a Python float); ``shared`` says
 whether coordinates at different points live in one space (the Lie algebra),
 where L-BFGS keeps its pairs without transporting them.
@@ -103,6 +103,10 @@ class AmbientCoordinates:
         """The coordinates of the zero vector."""
         return self.manifold.zero_vector(self.x)
 
+    def gradient(self, euclidean_gradient):
+        """(grad f(x), its coordinates or None): the manifold's conversion."""
+        return self.manifold.euclidean_to_riemannian_gradient(self.x, euclidean_gradient), None
+
     def hessian(self, euclidean_gradient, euclidean_hessian, c, v):
         """Coordinates of Hess f(x)[v], from ∇f(x), ∇²f(x)[v] and v = to_tangent(c)."""
         return self.manifold.euclidean_to_riemannian_hessian(
@@ -155,6 +159,12 @@ class SkewCoordinates:
     def zero(self):
         """The zero n×n matrix."""
         return get_namespace(self.x).zeros_like(self.x)
+
+    def gradient(self, euclidean_gradient):
+        """(grad f(x), skew(xᴴ∇f)): Stiefel's projection ∇f − x herm(xᴴ∇f), whose
+        intermediate xᴴ∇f gives the coordinates for free (two products in all)."""
+        m = self._xh @ euclidean_gradient
+        return euclidean_gradient - self.x @ herm(m), skew(m)
 
     def hessian(self, euclidean_gradient, euclidean_hessian, c, v):
         """skew(xᴴ∇²f(x)[v] − Ω herm(xᴴ∇f(x))): two products (herm(xᴴ∇f) once per x)."""

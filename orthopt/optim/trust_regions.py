@@ -191,7 +191,7 @@ def truncated_conjugate_gradient(manifold, evaluation, radius, theta=1.0, kappa=
     # CG works in coordinates of T_x: on O(n), SO(n), U(n) the Lie algebra, where
     # keeping δ tangent and the Hessian's Weingarten term cost 4 fewer n³ products
     coordinates = evaluation.coordinates
-    grad = coordinates.from_tangent(evaluation.gradient)
+    grad = evaluation.gradient_coordinates
     if max_iterations is None:
         max_iterations = max(int(manifold.dim), 1)
     inner = coordinates.inner
@@ -393,7 +393,9 @@ class RiemannianTrustRegions(Solver):
         extra = {"inner_iterations": inner.iterations, "inner_stop": inner.stop, "rho": rho,
                  "radius": state.radius, "model_decrease": inner.model_decrease,
                  "total_inner_iterations": state.inner_iterations}
-        new_grad_norm = proposal.grad_norm if accepted else current.grad_norm
+        # the next iteration will ask for Hessians at the proposal: with autograd its
+        # gradient comes with their trace
+        new_grad_norm = proposal.prepare_hessian().grad_norm if accepted else current.grad_norm
         if self._at_precision_limit(state, inner.model_decrease, f, eps, current.grad_norm,
                                     new_grad_norm):
             return Step(current, 0.0, accepted=False, status="precision_limit", extra=extra)
