@@ -49,8 +49,9 @@ def tangent_coordinates(manifold, x):
     Parameters
     ----------
     manifold : Manifold
-    x : array, shape ``manifold.point_shape``
-        One point (not a batch).
+    x : array, shape ``manifold.point_shape``, or a stack (..., n, p)
+        One point; a stack is one point of the power manifold (the summed
+        cost of pymanopt's k copies), and the formulas act per matrix.
 
     Returns
     -------
