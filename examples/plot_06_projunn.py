@@ -73,7 +73,7 @@ import numpy as np
 import scipy.linalg
 
 from orthopt import ProjUNN, RiemannianGradientDescent, SpecialOrthogonal, Unitary
-from orthopt.optim.projunn import (
+from orthopt.optim.low_rank_updates import (
     low_rank_column,
     low_rank_exact,
     low_rank_lsi,

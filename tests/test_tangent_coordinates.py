@@ -96,9 +96,9 @@ def test_trust_regions_take_the_same_steps_in_either_coordinates(monkeypatch):
     x0 = manifold.random_point(rng=5)
     options = dict(max_iterations=12, gradient_tolerance=0.0)
     fast = RiemannianTrustRegions(**options).run(problem, x0=x0)
-    import orthopt.optim.problem as problem_module
+    import orthopt.optim.evaluation as evaluation_module
 
-    monkeypatch.setattr(problem_module.Evaluation, "coordinates",
+    monkeypatch.setattr(evaluation_module.Evaluation, "coordinates",
                         property(lambda e: AmbientCoordinates(e.problem.manifold, e.x)))
     slow = RiemannianTrustRegions(**options).run(problem, x0=x0)
     assert fast.nit == slow.nit == 12

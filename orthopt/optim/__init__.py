@@ -13,7 +13,8 @@ from .cg import RiemannianConjugateGradient
 from .coordinate import GivensCoordinateDescent
 from .lbfgs import RiemannianLBFGS
 from .minimize import METHODS, infer_manifold, minimize
-from .problem import Evaluation, Problem
+from .evaluation import Evaluation
+from .problem import Problem
 from .projunn import ProjUNN
 from .result import OptimizeResult
 from .rgd import RiemannianGradientDescent

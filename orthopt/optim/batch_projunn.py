@@ -52,7 +52,8 @@ from ..manifolds.product import Product
 from .batch_line_search import SearchMemory, armijo, batch_inner, column
 from .batch_problem import _mask_for
 from .batch_solvers import BatchStep
-from .projunn import _adjoint_times, low_rank_exact, low_rank_lsi, projunn_d, projunn_t
+from .low_rank_updates import (_adjoint_times, low_rank_exact, low_rank_lsi, projunn_d,
+                               projunn_t)
 from .step_size import Armijo, Fixed
 
 __all__ = ["BatchedProjUNN", "sample_columns"]

@@ -15,7 +15,7 @@ A solver subclass implements two hooks:
 ``_start(problem, current, rng)`` → state
     A dataclass of everything the method carries between iterations
     (previous direction, step-size memory, random generator). ``current``
-    is the :class:`~orthopt.optim.problem.Evaluation` at x₀.
+    is the :class:`~orthopt.optim.evaluation.Evaluation` at x₀.
 ``_iterate(problem, current, state)`` → :class:`Step`
     One iteration from the evaluation ``current``: the evaluation at the new
     point, the length of the step, whether it was accepted.
@@ -61,7 +61,8 @@ from ..manifolds.points import (as_point, check_like, is_product_point, leaves, 
                                 point_eps)
 from ..manifolds.product import Product
 from .feasibility import FeasibilityGuard
-from .problem import Evaluation, Problem
+from .evaluation import Evaluation
+from .problem import Problem
 from .result import STATUS_MESSAGES, SUCCESS_STATUSES, OptimizeResult, make_history
 from .step_size import rounding_level
 from .stopping import Progress, StoppingCriterion, criterion_from_options

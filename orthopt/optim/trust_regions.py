@@ -303,7 +303,7 @@ class RiemannianTrustRegions(Solver):
     update), ``model_decrease`` and ``total_inner_iterations``. A rejected
     step leaves x where it was (``accepted=False``) and never counts as a
     short step. The Hessian is the problem's (see
-    :meth:`~orthopt.optim.problem.Evaluation.hess`): exact with
+    :meth:`~orthopt.optim.evaluation.Evaluation.hess`): exact with
     ``euclidean_hessian`` or autograd, a finite difference of a hand
     gradient otherwise (RTR-FD, still globally convergent, Boumal 2015).
 
