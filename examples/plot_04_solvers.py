@@ -22,8 +22,8 @@ methods by iterations, evaluations, time and distance to the true answer.
      ``GradientNorm(1e-6, relative=True) | MaxIterations(3000)``;
      ``res.stopping`` says which criterion ended the run.
    * On the two problems below, trust regions need by far the fewest
-     iterations and, thanks to quadratic convergence, end with the smallest
-     error. Among the gradient-only methods, L-BFGS and Barzilai–Borwein
+     iterations and, thanks to quadratic convergence, their last step cuts
+     the gradient far more than any other method's. Among the gradient-only methods, L-BFGS and Barzilai–Borwein
      steps cost about one gradient per iteration, and L-BFGS needs the
      fewest gradients where the curvature is uneven; conjugate gradients
      spend two or more per iteration on their line search. The script
@@ -441,9 +441,13 @@ for label, runs in results.items():
 # minimizer, and the first-order runs all stopped at about the same
 # accuracy. That is what a gradient reduced by :math:`10^6` means near a
 # nondegenerate minimum: the error in :math:`x` shrinks like the gradient,
-# the error in :math:`f` like its square. Trust regions overshoot the
-# threshold by orders of magnitude, because their last step squares the
-# error; their cost error sits at the rounding level of :math:`f`.
+# the error in :math:`f` like its square. The last step of trust regions
+# cuts the gradient by a factor of hundreds or more, where the last steps
+# of the first-order methods cut it by a factor of 1.5 to 5: a Newton-like
+# step squares the error. So trust regions usually overshoot the threshold
+# by orders of magnitude — how far depends on where the threshold falls in
+# their sequence (on Brockett here the cost error is at the rounding level
+# of :math:`f`; on Procrustes the last step lands just past the threshold).
 #
 # All runs stay on the manifold to rounding (last column). The solver loop
 # sees to it: retractions built from products of orthogonal factors drift
@@ -523,7 +527,14 @@ def cost_increases(res):
 
 
 searching = ["trust-regions", "lbfgs", "rgd", "rgd-bb", "cg"]
-eps = np.finfo(np.float64).eps
+
+
+def last_cut(res):
+    """‖grad‖ after the last step over ‖grad‖ before it."""
+    g = res.history["grad_norm"]
+    return g[-1] / g[-2]
+
+
 claims = {
     "with finite differences, most gradients of minimize's run went into Hessian·v":
         2 * finite_differences.nhev > finite_differences.ngev / 2,
@@ -533,10 +544,10 @@ claims = {
         all(res.feasibility < 1e-12 for runs in both for res in runs.values()),
     "trust regions took the fewest iterations on both problems":
         all(min(runs, key=lambda name: runs[name].nit) == "trust-regions" for runs in both),
-    "trust regions ended with the smallest cost error, below 100 eps, on both problems":
-        all(abs(runs["trust-regions"].cost_error) <= min(abs(runs[name].cost_error)
-                                                         for name in runs)
-            and abs(runs["trust-regions"].cost_error) < 100 * eps for runs in both),
+    "trust regions' last step cut the gradient 10 times more than any other method's":
+        all(last_cut(runs["trust-regions"]) * 10 < min(last_cut(runs[name]) for name in runs
+                                                       if name != "trust-regions")
+            for runs in both),
     "L-BFGS and BB steps used under 1.5 gradients per iteration, CG more":
         all(per_iteration(runs[name], "ngev") < 1.5 for runs in both
             for name in ("lbfgs", "rgd-bb"))
@@ -573,7 +584,7 @@ assert all(claims.values()), "the advice below no longer matches the runs: updat
 # Read as advice:
 #
 # * **Start with the default,** ``minimize(cost, x0)``: trust regions. They
-#   took the fewest iterations and ended the most accurate, and in our
+#   took the fewest iterations and converge quadratically at the end, and in our
 #   measurements they are the method that fails least often with default
 #   options. Each iteration costs a cost evaluation, a gradient and several
 #   Hessian-vector products (the inner conjugate-gradient steps: divide the
