@@ -131,10 +131,9 @@ class RiemannianLBFGS(Solver):
     def _iterate(self, problem, current, state):
         manifold = problem.manifold
         coordinates = current.coordinates
-        if coordinates.shared:  # the pairs live in the Lie algebra (module docstring)
-            grad = current.gradient_coordinates  # kept by the evaluation
-        else:
-            grad = current.gradient
+        # in the pairs' coordinates: the Lie algebra on the groups (module docstring),
+        # else the tangent vector itself
+        grad = current.gradient_coordinates
         inner = coordinates.inner
         restarted = state.pairs == 0
         direction_coordinates = self._direction(inner, grad, current.grad_norm, state)

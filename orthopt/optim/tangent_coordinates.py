@@ -39,6 +39,7 @@ import numpy as np
 from ..backend import conj_transpose, get_namespace, is_complex_dtype, to_float
 from ..linalg import herm, skew
 from ..manifolds.stiefel import Stiefel
+from .solver import inner_float
 
 __all__ = ["AmbientCoordinates", "SkewCoordinates", "tangent_coordinates"]
 
@@ -119,8 +120,6 @@ class AmbientCoordinates:
 
     def inner(self, c1, c2):
         """⟨c₁, c₂⟩_x as a Python float."""
-        from .solver import inner_float
-
         return inner_float(self.manifold, self.x, c1, c2)
 
 
